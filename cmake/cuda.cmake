@@ -1,0 +1,22 @@
+# CUDA is optional: AUTO builds the CUDA backend when nvcc is found, OFF never does,
+# ON fails without it. CI compiles and links it (nvcc is there) but cannot run it.
+set(EMBER_HAVE_CUDA OFF)
+if(NOT EMBER_CUDA STREQUAL "OFF")
+  include(CheckLanguage)
+  if(NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
+    set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+  endif()
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    # A narrow default keeps builds fast; releases pass -DCMAKE_CUDA_ARCHITECTURES="80;86;89;90".
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+      set(CMAKE_CUDA_ARCHITECTURES 90)
+    endif()
+    enable_language(CUDA)
+    find_package(CUDAToolkit REQUIRED)
+    set(EMBER_HAVE_CUDA ON)
+  elseif(EMBER_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "EMBER_CUDA=ON but no CUDA compiler was found")
+  endif()
+endif()
+message(STATUS "ember: CUDA backend ${EMBER_HAVE_CUDA}")

@@ -1,0 +1,1 @@
+// Placeholder so the library exists before its sources land; delete when a real .cc exists.

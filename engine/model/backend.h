@@ -1,0 +1,65 @@
+#pragma once
+// The op set. The transformer (transformer.cc) is written once against this interface; the CPU
+// backend is the reference every other backend is tested against. Fused ops (add_rmsnorm,
+// rope_and_store_kv, silu_mul) are part of the set, so every backend computes the same function.
+//
+// Conventions: activations are 2-D [rows, cols] in activation_dtype(); weights keep their file
+// dtype; matmul weights are [out, in] as in the checkpoints (out = x · wᵀ); accumulation is fp32.
+// The fused QKV activation is [T, (n_heads + 2 * n_kv_heads) * head_dim]: q, then k, then v.
+#include <memory>
+#include <string>
+
+#include "engine/model/step.h"
+#include "engine/model/tensor.h"
+
+namespace ember {
+
+struct AttnShape {
+  int n_heads = 0, n_kv_heads = 0, head_dim = 0;
+  float scale = 1.f;       // softmax scale, 1/sqrt(head_dim) unless the model says otherwise
+  int sliding_window = 0;  // 0: attend to the whole context
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+  virtual DType activation_dtype() const = 0;
+
+  // Memory. upload() copies host data (dtype kept); a backend may alias instead when
+  // `borrowable` is set and the memory outlives it (the CPU backend aliases mapped weights).
+  virtual Tensor alloc(DType dtype, const Shape& shape) = 0;
+  virtual Tensor upload(const void* data, DType dtype, const Shape& shape, bool borrowable) = 0;
+  virtual void download(const Tensor& src, void* dst) = 0;
+  virtual StepTensors upload_step(const StepInput& step) = 0;
+  virtual KvCache alloc_kv_cache(const KvCacheSpec& spec) = 0;
+
+  // out[t] = table[tokens[t]]
+  virtual void embed(const Tensor& table, const StepTensors& step, Tensor& out) = 0;
+  // out = x / rms(x) * w, per row
+  virtual void rmsnorm(const Tensor& x, const Tensor& w, float eps, Tensor& out) = 0;
+  // residual += x; out = rmsnorm(residual) * w
+  virtual void add_rmsnorm(Tensor& residual, const Tensor& x, const Tensor& w, float eps,
+                           Tensor& out) = 0;
+  // out[T, N] = x[T, K] · w[N, K]ᵀ (+ bias[N])
+  virtual void matmul(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& out) = 0;
+  // In place on the q and k parts of qkv: RMSNorm over each head (Qwen3).
+  virtual void qk_rmsnorm(Tensor& qkv, const Tensor& q_w, const Tensor& k_w, float eps,
+                          const AttnShape& a) = 0;
+  // Rotates q and k in place (rotate-half convention, angle = position * inv_freq[i] in fp32)
+  // and writes k and v of every token into its KV slot of `layer`.
+  virtual void rope_and_store_kv(Tensor& qkv, const Tensor& inv_freq, const StepTensors& step,
+                                 const AttnShape& a, KvCache& kv, int layer) = 0;
+  // Causal attention of each token's q over its sequence's cached K/V up to its own position.
+  // out is [T, n_heads * head_dim].
+  virtual void paged_attention(const Tensor& qkv, const KvCache& kv, int layer,
+                               const StepTensors& step, const AttnShape& a, Tensor& out) = 0;
+  // out[T, I] = silu(gate_up[:, :I]) * gate_up[:, I:]
+  virtual void silu_mul(const Tensor& gate_up, Tensor& out) = 0;
+  // Sum over tensor-parallel ranks (identity at TP=1).
+  virtual void all_reduce(Tensor& x) = 0;
+  // out[i] = x[logit_rows[i]]
+  virtual void gather_rows(const Tensor& x, const StepTensors& step, Tensor& out) = 0;
+};
+
+}  // namespace ember

@@ -1,0 +1,54 @@
+#pragma once
+// Model weights on a backend, loaded through a sharding plan. Checkpoint names differ by
+// architecture; here every model has the same shape: a fused QKV projection (with bias when the
+// model has one) and a fused gate+up projection, concatenated at load time, so one forward pass
+// and one set of kernels serve every architecture.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/model/backend.h"
+#include "engine/model/config.h"
+#include "engine/model/safetensors.h"
+
+namespace ember {
+
+// How a weight is divided across tensor-parallel ranks. Column: split the output dim (rows of
+// [out, in]); Row: split the input dim (its output is then all-reduced).
+enum class Split { Replicated, Column, Row };
+
+struct ShardPlan {
+  int rank = 0;
+  int world = 1;  // TP=1 today; the seam is here so TP>1 changes loading, not the model
+  Split split_for(const std::string& canonical_name) const;
+};
+
+struct LayerWeights {
+  Tensor attn_norm;  // [H]
+  Tensor qkv;        // [(nq + 2 nkv) * D, H]
+  std::optional<Tensor> qkv_bias;  // [(nq + 2 nkv) * D]
+  std::optional<Tensor> q_norm, k_norm;  // [D] (Qwen3)
+  Tensor o_proj;     // [H, nq * D]
+  Tensor mlp_norm;   // [H]
+  Tensor gate_up;    // [2 I, H]: gate rows, then up rows
+  Tensor down;       // [H, I]
+};
+
+struct ModelWeights {
+  Tensor embed;      // [V, H]
+  std::vector<LayerWeights> layers;
+  Tensor final_norm; // [H]
+  Tensor lm_head;    // [V, H]; the embedding itself when tied
+  Tensor inv_freq;   // F32 [D / 2], RoPE frequencies with the config's scaling applied
+};
+
+// Validates every tensor's presence, dtype and shape against the config (errors name the file
+// and the tensor), then uploads through the backend.
+ModelWeights load_weights(const ModelConfig& cfg, const WeightFiles& files, Backend& backend,
+                          const ShardPlan& plan = {}, const ProgressFn& progress = {});
+
+// RoPE inverse frequencies (length head_dim / 2) as Hugging Face computes them, including
+// `rope_scaling` type llama3 and linear.
+std::vector<float> rope_inv_freq(const ModelConfig& cfg);
+
+}  // namespace ember

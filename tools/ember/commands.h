@@ -1,0 +1,11 @@
+#pragma once
+// Each subcommand lives in its own file and registers itself on the root app.
+#include <CLI/CLI.hpp>
+
+namespace ember::cli {
+
+void add_generate_command(CLI::App& app);
+void add_inspect_command(CLI::App& app);
+void add_make_model_command(CLI::App& app);
+
+}  // namespace ember::cli

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Configures, builds and runs the whole test suite. CUDA code is compiled when nvcc is present.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# Setup is idempotent and quick when everything is present; running it here keeps a fresh
+# clone on a fresh machine one command away from green.
+tools/setup.sh
+BUILD=${EMBER_BUILD_DIR:-build}
+JOBS=${EMBER_JOBS:-$(nproc)}
+export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release ${EMBER_CMAKE_ARGS:-}
+cmake --build "$BUILD" -j "$JOBS"
+export EMBER_PYTHON=${EMBER_PYTHON:-$PWD/.venv/bin/python}
+ctest --test-dir "$BUILD" --output-on-failure -j "$JOBS" --timeout 600
