@@ -11,7 +11,7 @@ if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config clang
   libasio-dev libsimdjson-dev libsodium-dev libfmt-dev libcli11-dev libpcre2-dev
-  libhttp-parser-dev libtomlplusplus-dev
+  libhttp-parser-dev libtomlplusplus-dev libicu-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-venv python3-jinja2 curl
 )

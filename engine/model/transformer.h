@@ -25,6 +25,8 @@ class Transformer {
   ModelConfig cfg_;
   Backend& backend_;
   ModelWeights w_;
+  // Activation buffers reused across steps, grown to the largest step seen.
+  std::shared_ptr<struct TransformerScratch> scratch_;
 };
 
 }  // namespace ember

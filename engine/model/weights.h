@@ -42,6 +42,11 @@ struct ModelWeights {
   Tensor inv_freq;   // F32 [D / 2], RoPE frequencies with the config's scaling applied
 };
 
+// Checks presence, dtype and shape of every tensor the config needs, without uploading
+// (`ember inspect`, and the first thing load_weights does). Reports tensors_checked.
+void check_weights(const ModelConfig& cfg, const WeightFiles& files,
+                   const ProgressFn& progress = {});
+
 // Validates every tensor's presence, dtype and shape against the config (errors name the file
 // and the tensor), then uploads through the backend.
 ModelWeights load_weights(const ModelConfig& cfg, const WeightFiles& files, Backend& backend,

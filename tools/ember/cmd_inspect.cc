@@ -1,11 +1,126 @@
+// `ember inspect`: what a model folder holds and what it needs: shapes, parameters, weight
+// bytes, KV-cache bytes per token, and how much context fits on common GPU sizes.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <memory>
+
+#include <fmt/format.h>
+
 #include "engine/core/error.h"
+#include "engine/model/config.h"
+#include "engine/model/safetensors.h"
+#include "engine/model/weights.h"
 #include "tools/ember/commands.h"
 
 namespace ember::cli {
 
+namespace {
+
+std::string human_bytes(double b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (b >= 1024 && u < 4) {
+    b /= 1024;
+    ++u;
+  }
+  return u == 0 ? fmt::format("{:.0f} B", b) : fmt::format("{:.2f} {}", b, units[u]);
+}
+
+std::string rope_desc(const ModelConfig& c) {
+  switch (c.rope_scaling.type) {
+    case RopeScaling::Type::None: return "none";
+    case RopeScaling::Type::Linear: return fmt::format("linear x{}", c.rope_scaling.factor);
+    case RopeScaling::Type::Llama3:
+      return fmt::format("llama3 x{} (original context {})", c.rope_scaling.factor,
+                         c.rope_scaling.original_max_position_embeddings);
+  }
+  return "?";
+}
+
+// Progress on a terminal only: a log file gets the summary, not a stream of carriage returns.
+ProgressFn terminal_progress(bool tty) {
+  if (!tty) return {};
+  return [](const LoadProgress& p) {
+    if (p.tensors_total && p.tensors_checked)
+      std::fprintf(stderr, "\rchecked %zu/%zu tensors            ", p.tensors_checked,
+                   p.tensors_total);
+    else
+      std::fprintf(stderr, "\rmapped %s of %s", human_bytes(double(p.bytes_mapped)).c_str(),
+                   human_bytes(double(p.bytes_total)).c_str());
+    std::fflush(stderr);
+  };
+}
+
+// What "fits next to the weights" assumes: 90% of the card is usable (the CUDA context, the
+// allocator's slack and fragmentation take the rest), and 1 GiB goes to activations and
+// GEMM workspace.
+constexpr double kUsableFraction = 0.90;
+constexpr double kActivationReserve = 1024.0 * 1024 * 1024;
+
+void run_inspect(const std::string& dir) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const bool tty = isatty(STDERR_FILENO);
+  const ModelConfig c = load_model_config(dir);
+  const ProgressFn progress = terminal_progress(tty);
+  const WeightFiles files = WeightFiles::open(dir, progress);
+  check_weights(c, files, progress);
+  if (tty) std::fprintf(stderr, "\r%60s\r", "");
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  int64_t params = 0;
+  std::map<DType, size_t> bytes_by_dtype;
+  size_t weight_bytes = 0;
+  for (const auto& [_, t] : files.all()) {
+    params += t->numel();
+    bytes_by_dtype[t->dtype] += t->nbytes;
+    weight_bytes += t->nbytes;
+  }
+
+  fmt::print("model          {}\n", dir);
+  fmt::print("architecture   {}\n", arch_hf_name(c.arch));
+  fmt::print("layers         {}\n", c.num_layers);
+  fmt::print("hidden         {} (intermediate {})\n", c.hidden_size, c.intermediate_size);
+  fmt::print("heads          {} query, {} key/value, head dim {}\n", c.num_heads, c.num_kv_heads,
+             c.head_dim);
+  fmt::print("vocab          {}{}\n", c.vocab_size,
+             c.tie_word_embeddings ? " (lm_head tied to the embedding)" : "");
+  fmt::print("context        {} positions; rope theta {}, scaling {}{}\n",
+             c.max_position_embeddings, c.rope_theta, rope_desc(c),
+             c.sliding_window ? fmt::format("; sliding window {}", c.sliding_window) : "");
+  fmt::print("parameters     {} ({})\n", params,
+             params >= 1000000000 ? fmt::format("{:.2f} B", double(params) / 1e9)
+                                  : fmt::format("{:.2f} M", double(params) / 1e6));
+  for (const auto& [dt, b] : bytes_by_dtype)
+    fmt::print("weights {:<6} {}\n", dtype_name(dt), human_bytes(double(b)));
+  const int64_t kv = c.kv_bytes_per_token(c.dtype);
+  fmt::print("KV per token   {} ({}: 2 x {} layers x {} kv heads x {} dims x {} bytes)\n",
+             human_bytes(double(kv)), dtype_name(c.dtype), c.num_layers, c.num_kv_heads,
+             c.head_dim, dtype_size(c.dtype));
+  fmt::print("KV-cache tokens (all sequences together) that fit next to the weights (assumes {:.0f}% of GPU memory usable, "
+             "minus the weights, minus {} for activations):\n",
+             kUsableFraction * 100, human_bytes(kActivationReserve));
+  for (int gb : {24, 48, 80}) {
+    const double free = double(gb) * 1024 * 1024 * 1024 * kUsableFraction -
+                        double(weight_bytes) - kActivationReserve;
+    if (free <= 0)
+      fmt::print("  {:>2} GiB GPU   weights do not fit\n", gb);
+    else
+      fmt::print("  {:>2} GiB GPU   {} tokens\n", gb, int64_t(free / double(kv)));
+  }
+  fmt::print("loaded and checked in {:.2f} s\n", secs);
+}
+
+}  // namespace
+
 void add_inspect_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("inspect", "(not yet implemented)");
-  cmd->callback([] { fail("inspect: not implemented yet"); });
+  auto dir = std::make_shared<std::string>();
+  auto* cmd = app.add_subcommand("inspect", "Show a model's shape, size and memory needs");
+  cmd->add_option("--model", *dir, "Model folder (config.json + safetensors)")->required();
+  cmd->callback([dir] { run_inspect(*dir); });
 }
 
 }  // namespace ember::cli

@@ -6,6 +6,9 @@ namespace ember::cli {
 
 void add_generate_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
+void add_key_command(CLI::App& app);
 void add_make_model_command(CLI::App& app);
+void add_template_command(CLI::App& app);
+void add_tokenize_command(CLI::App& app);
 
 }  // namespace ember::cli

@@ -13,7 +13,10 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "ember 0.1.0");
   ember::cli::add_generate_command(app);
   ember::cli::add_inspect_command(app);
+  ember::cli::add_key_command(app);
   ember::cli::add_make_model_command(app);
+  ember::cli::add_template_command(app);
+  ember::cli::add_tokenize_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

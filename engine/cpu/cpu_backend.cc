@@ -1,0 +1,198 @@
+#include "engine/cpu/cpu_backend.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "engine/core/error.h"
+#include "engine/cpu/cpu_kernels.h"
+
+namespace ember {
+namespace {
+
+std::shared_ptr<void> aligned_bytes(size_t n) {
+  const size_t rounded = (std::max<size_t>(n, 1) + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, rounded);
+  if (!p) throw std::bad_alloc();
+  std::memset(p, 0, rounded);
+  return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+}
+
+Tensor host_i32(std::shared_ptr<std::vector<int32_t>> v, Shape shape) {
+  Tensor t;
+  t.data = v->data();
+  t.dtype = DType::I32;
+  t.shape = std::move(shape);
+  t.owner = std::move(v);
+  return t;
+}
+
+// Borrows host memory the caller keeps alive for the step.
+Tensor borrow_i32(const std::vector<int32_t>& v) {
+  Tensor t;
+  t.data = const_cast<int32_t*>(v.data());
+  t.dtype = DType::I32;
+  t.shape = {int64_t(v.size())};
+  return t;
+}
+
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(const CpuBackendOptions& o) : pool_(o.threads) {
+    ctx_.pool = &pool_;
+    ctx_.isa = o.allow_simd && cpu_has_avx2() ? cpu::Isa::Avx2 : cpu::Isa::Scalar;
+  }
+
+  std::string name() const override {
+    return fmt::format("cpu ({} threads, {})", pool_.size(),
+                       ctx_.isa == cpu::Isa::Avx2 ? "avx2" : "scalar");
+  }
+  DType activation_dtype() const override { return DType::F32; }
+
+  Tensor alloc(DType dtype, const Shape& shape) override {
+    Tensor t;
+    t.dtype = dtype;
+    t.shape = shape;
+    for (auto d : shape)
+      if (d < 0) fail("cpu alloc: negative dimension {}", d);
+    t.owner = aligned_bytes(t.nbytes());
+    t.data = t.owner.get();
+    return t;
+  }
+
+  Tensor upload(const void* data, DType dtype, const Shape& shape, bool borrowable) override {
+    if (borrowable) {
+      Tensor t;
+      t.data = const_cast<void*>(data);
+      t.dtype = dtype;
+      t.shape = shape;
+      return t;
+    }
+    Tensor t = alloc(dtype, shape);
+    if (t.nbytes()) std::memcpy(t.data, data, t.nbytes());
+    return t;
+  }
+
+  void download(const Tensor& src, void* dst) override {
+    if (src.nbytes()) std::memcpy(dst, src.data, src.nbytes());
+  }
+
+  StepTensors upload_step(const StepInput& in) override {
+    const int T = in.num_tokens();
+    if (int(in.positions.size()) != T || int(in.slot_mapping.size()) != T)
+      fail("step: {} tokens but {} positions and {} slots", T, in.positions.size(),
+           in.slot_mapping.size());
+    StepTensors s;
+    s.host = &in;
+    s.num_tokens = T;
+    s.num_seqs = int(in.seqs.size());
+    int64_t rows = 0;
+    for (const auto& q : in.seqs) {
+      if (q.q_len < 0 || q.ctx_len < q.q_len)
+        fail("step: sequence with q_len {} and ctx_len {}", q.q_len, q.ctx_len);
+      rows += q.q_len;
+      s.max_blocks_per_seq = std::max(s.max_blocks_per_seq, int(q.block_table.size()));
+      s.max_q_len = std::max(s.max_q_len, q.q_len);
+      s.max_ctx_len = std::max(s.max_ctx_len, q.ctx_len);
+    }
+    if (rows != T) fail("step: sequences hold {} tokens, the step has {}", rows, T);
+    for (int32_t r : in.logit_rows)
+      if (r < 0 || r >= T) fail("step: logit row {} outside [0, {})", r, T);
+    s.tokens = borrow_i32(in.tokens);
+    s.positions = borrow_i32(in.positions);
+    s.slot_mapping = borrow_i32(in.slot_mapping);
+    s.logit_rows = borrow_i32(in.logit_rows);
+    auto info = std::make_shared<std::vector<int32_t>>();
+    auto tables = std::make_shared<std::vector<int32_t>>(
+        size_t(s.num_seqs) * size_t(s.max_blocks_per_seq), -1);
+    int32_t start = 0;
+    for (int i = 0; i < s.num_seqs; ++i) {
+      const auto& q = in.seqs[size_t(i)];
+      info->insert(info->end(), {start, q.q_len, q.ctx_len});
+      std::copy(q.block_table.begin(), q.block_table.end(),
+                tables->begin() + int64_t(i) * s.max_blocks_per_seq);
+      start += q.q_len;
+    }
+    s.seq_info = host_i32(info, {s.num_seqs, 3});
+    s.block_tables = host_i32(tables, {s.num_seqs, s.max_blocks_per_seq});
+    return s;
+  }
+
+  KvCache alloc_kv_cache(const KvCacheSpec& spec) override {
+    if (spec.dtype != DType::F32) fail("cpu backend: the KV cache must be F32");
+    if (spec.num_layers <= 0 || spec.num_blocks <= 0 || spec.block_size <= 0 ||
+        spec.num_kv_heads <= 0 || spec.head_dim <= 0)
+      fail("cpu backend: invalid KV cache spec ({} layers, {} blocks of {})", spec.num_layers,
+           spec.num_blocks, spec.block_size);
+    KvCache kv;
+    kv.spec = spec;
+    const Shape shape{spec.num_blocks, spec.block_size, spec.num_kv_heads, spec.head_dim};
+    for (int l = 0; l < spec.num_layers; ++l) {
+      kv.k.push_back(alloc(DType::F32, shape));
+      kv.v.push_back(alloc(DType::F32, shape));
+    }
+    return kv;
+  }
+
+  void embed(const Tensor& table, const StepTensors& step, Tensor& out) override {
+    cpu::embed(ctx_, table, step, out);
+  }
+  void rmsnorm(const Tensor& x, const Tensor& w, float eps, Tensor& out) override {
+    cpu::rmsnorm(ctx_, x, w, eps, out);
+  }
+  void add_rmsnorm(Tensor& residual, const Tensor& x, const Tensor& w, float eps,
+                   Tensor& out) override {
+    cpu::add_rmsnorm(ctx_, residual, x, w, eps, out);
+  }
+  void matmul(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& out) override {
+    cpu::matmul(ctx_, x, w, bias, out);
+  }
+  void qk_rmsnorm(Tensor& qkv, const Tensor& q_w, const Tensor& k_w, float eps,
+                  const AttnShape& a) override {
+    cpu::qk_rmsnorm(ctx_, qkv, q_w, k_w, eps, a);
+  }
+  void rope_and_store_kv(Tensor& qkv, const Tensor& inv_freq, const StepTensors& step,
+                         const AttnShape& a, KvCache& kv, int layer) override {
+    cpu::rope_and_store_kv(ctx_, qkv, inv_freq, step, a, kv, layer);
+  }
+  void paged_attention(const Tensor& qkv, const KvCache& kv, int layer, const StepTensors& step,
+                       const AttnShape& a, Tensor& out) override {
+    cpu::paged_attention(ctx_, qkv, kv, layer, step, a, out);
+  }
+  void silu_mul(const Tensor& gate_up, Tensor& out) override { cpu::silu_mul(ctx_, gate_up, out); }
+  void all_reduce(Tensor&) override {}
+  void gather_rows(const Tensor& x, const StepTensors& step, Tensor& out) override {
+    cpu::gather_rows(ctx_, x, step, out);
+  }
+
+ private:
+  ThreadPool pool_;
+  cpu::Ctx ctx_;
+};
+
+}  // namespace
+
+bool cpu_has_avx2() {
+#if defined(__x86_64__) || defined(__i386__)
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+           __builtin_cpu_supports("f16c");
+  }();
+  return has;
+#else
+  return false;
+#endif
+}
+
+std::unique_ptr<Backend> make_cpu_backend(int threads) {
+  CpuBackendOptions o;
+  o.threads = threads;
+  return make_cpu_backend(o);
+}
+
+std::unique_ptr<Backend> make_cpu_backend(const CpuBackendOptions& options) {
+  return std::make_unique<CpuBackend>(options);
+}
+
+}  // namespace ember

@@ -1,0 +1,38 @@
+#pragma once
+// Internal to the CPU backend: the op implementations, each taking the pool and the instruction
+// set chosen at backend construction. cpu_backend.cc adapts them to the Backend interface.
+#include "engine/cpu/thread_pool.h"
+#include "engine/model/backend.h"
+
+namespace ember::cpu {
+
+enum class Isa { Scalar, Avx2 };
+
+struct Ctx {
+  ThreadPool* pool = nullptr;
+  Isa isa = Isa::Scalar;
+};
+
+// Splits [0, n) into about `parts` contiguous chunks of at least `grain` items and runs
+// fn(begin, end) on each across the pool.
+void parallel_ranges(const Ctx& c, int64_t n, int64_t grain,
+                     const std::function<void(int64_t, int64_t)>& fn);
+
+void matmul(const Ctx& c, const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& out);
+void rmsnorm(const Ctx& c, const Tensor& x, const Tensor& w, float eps, Tensor& out);
+void add_rmsnorm(const Ctx& c, Tensor& residual, const Tensor& x, const Tensor& w, float eps,
+                 Tensor& out);
+void qk_rmsnorm(const Ctx& c, Tensor& qkv, const Tensor& q_w, const Tensor& k_w, float eps,
+                const AttnShape& a);
+void rope_and_store_kv(const Ctx& c, Tensor& qkv, const Tensor& inv_freq, const StepTensors& step,
+                       const AttnShape& a, KvCache& kv, int layer);
+void paged_attention(const Ctx& c, const Tensor& qkv, const KvCache& kv, int layer,
+                     const StepTensors& step, const AttnShape& a, Tensor& out);
+void embed(const Ctx& c, const Tensor& table, const StepTensors& step, Tensor& out);
+void silu_mul(const Ctx& c, const Tensor& gate_up, Tensor& out);
+void gather_rows(const Ctx& c, const Tensor& x, const StepTensors& step, Tensor& out);
+
+// Converts n elements of a weight vector (any float dtype) to f32.
+void to_f32(const Tensor& t, int64_t offset, int64_t n, float* dst);
+
+}  // namespace ember::cpu

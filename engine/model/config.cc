@@ -1,0 +1,287 @@
+#include "engine/model/config.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <simdjson.h>
+
+#include "engine/core/error.h"
+#include "engine/model/json_fields.h"
+
+namespace ember {
+
+namespace {
+
+using simdjson::dom::element;
+using simdjson::dom::element_type;
+
+struct ArchName {
+  Arch arch;
+  const char* hf_name;
+  const char* model_type;
+};
+
+constexpr ArchName kArchs[] = {
+    {Arch::Llama, "LlamaForCausalLM", "llama"},
+    {Arch::Mistral, "MistralForCausalLM", "mistral"},
+    {Arch::Qwen2, "Qwen2ForCausalLM", "qwen2"},
+    {Arch::Qwen3, "Qwen3ForCausalLM", "qwen3"},
+    {Arch::Phi3, "Phi3ForCausalLM", "phi3"},
+};
+
+std::string supported_list() {
+  std::string s;
+  for (const auto& a : kArchs) {
+    if (!s.empty()) s += ", ";
+    s += a.hf_name;
+  }
+  return s;
+}
+
+Arch parse_arch(const json::Fields& f) {
+  std::vector<std::string> names;
+  if (auto e = f.find("architectures")) {
+    if (e->type() != element_type::ARRAY) f.wrong_type("architectures", "an array", *e);
+    for (element item : e->get_array()) {
+      if (item.type() != element_type::STRING)
+        f.wrong_type("architectures[]", "a string", item);
+      names.emplace_back(std::string_view(item.get_string()));
+    }
+    for (const auto& n : names)
+      for (const auto& a : kArchs)
+        if (n == a.hf_name) return a.arch;
+  } else if (auto mt = f.opt_string("model_type")) {
+    for (const auto& a : kArchs)
+      if (*mt == a.model_type) return a.arch;
+    names.push_back("model_type " + *mt);
+  }
+  if (names.empty())
+    fail("{}: no \"architectures\" (or \"model_type\"); supported: {}", f.source(),
+         supported_list());
+  std::string got;
+  for (const auto& n : names) got += (got.empty() ? "" : ", ") + n;
+  fail("{}: unsupported architecture {}; supported: {}", f.source(), got, supported_list());
+}
+
+// Token ids may be an integer, a list of integers or null.
+std::vector<int> parse_token_ids(const json::Fields& f, std::string_view key) {
+  std::vector<int> ids;
+  auto e = f.find(key);
+  if (!e) return ids;
+  auto check = [&](element v) {
+    auto i = json::as_int(v);
+    if (!i) f.wrong_type(key, "an integer or a list of integers", v);
+    if (*i < 0 || *i > INT32_MAX) fail("{}: {}={} is not a valid token id", f.source(), key, *i);
+    ids.push_back(int(*i));
+  };
+  if (e->type() == element_type::ARRAY) {
+    for (element v : e->get_array()) check(v);
+  } else {
+    check(*e);
+  }
+  return ids;
+}
+
+RopeScaling parse_rope_scaling(const json::Fields& f) {
+  RopeScaling rs;
+  auto e = f.find("rope_scaling");
+  if (!e) return rs;
+  if (e->type() != element_type::OBJECT) f.wrong_type("rope_scaling", "an object or null", *e);
+  json::Fields r(e->get_object(), f.source());
+  // transformers renamed "type" to "rope_type"; either may be present.
+  auto type = r.opt_string("rope_type");
+  if (!type) type = r.opt_string("type");
+  if (!type) fail("{}: rope_scaling has no \"rope_type\" (or \"type\")", f.source());
+  auto factor = [&]() {
+    auto v = r.opt_number("factor");
+    if (!v) fail("{}: rope_scaling.factor is missing", f.source());
+    if (!(*v >= 1.0)) fail("{}: rope_scaling.factor={} must be >= 1", f.source(), *v);
+    return *v;
+  };
+  if (*type == "default") return rs;
+  if (*type == "linear") {
+    rs.type = RopeScaling::Type::Linear;
+    rs.factor = factor();
+  } else if (*type == "llama3") {
+    rs.type = RopeScaling::Type::Llama3;
+    rs.factor = factor();
+    rs.low_freq_factor = r.opt_number("low_freq_factor").value_or(1.0);
+    rs.high_freq_factor = r.opt_number("high_freq_factor").value_or(4.0);
+    rs.original_max_position_embeddings =
+        int(r.opt_int("original_max_position_embeddings").value_or(8192));
+    if (!(rs.low_freq_factor > 0) || !(rs.high_freq_factor > rs.low_freq_factor))
+      fail("{}: rope_scaling needs 0 < low_freq_factor={} < high_freq_factor={}", f.source(),
+           rs.low_freq_factor, rs.high_freq_factor);
+    if (rs.original_max_position_embeddings <= 0)
+      fail("{}: rope_scaling.original_max_position_embeddings={} must be positive", f.source(),
+           rs.original_max_position_embeddings);
+  } else {
+    fail("{}: rope_scaling type \"{}\" is not supported (supported: default, linear, llama3)",
+         f.source(), *type);
+  }
+  return rs;
+}
+
+int positive_int(const json::Fields& f, std::string_view key, std::optional<int64_t> v) {
+  if (!v) fail("{}: {} is missing", f.source(), key);
+  if (*v <= 0 || *v > INT32_MAX) fail("{}: {}={} must be a positive integer", f.source(), key, *v);
+  return int(*v);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("{}: cannot open", path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) fail("{}: read error", path);
+  return ss.str();
+}
+
+simdjson::dom::object parse_object(simdjson::dom::parser& parser, std::string_view text,
+                                   const std::string& source) {
+  element root;
+  if (auto err = parser.parse(text.data(), text.size()).get(root))
+    fail("{}: invalid JSON: {}", source, simdjson::error_message(err));
+  if (root.type() != element_type::OBJECT)
+    fail("{}: top level must be a JSON object, got {}", source, json::type_name(root.type()));
+  return root.get_object();
+}
+
+}  // namespace
+
+const std::vector<std::string>& supported_architectures() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> v;
+    for (const auto& a : kArchs) v.emplace_back(a.hf_name);
+    return v;
+  }();
+  return names;
+}
+
+std::string_view arch_hf_name(Arch a) {
+  for (const auto& x : kArchs)
+    if (x.arch == a) return x.hf_name;
+  return "?";
+}
+
+ModelConfig parse_model_config_json(std::string_view text, const std::string& src) {
+  simdjson::dom::parser parser;
+  json::Fields f(parse_object(parser, text, src), src);
+  ModelConfig c;
+  c.arch = parse_arch(f);
+
+  c.hidden_size = positive_int(f, "hidden_size", f.opt_int("hidden_size"));
+  c.intermediate_size = positive_int(f, "intermediate_size", f.opt_int("intermediate_size"));
+  c.num_layers = positive_int(f, "num_hidden_layers", f.opt_int("num_hidden_layers"));
+  c.num_heads = positive_int(f, "num_attention_heads", f.opt_int("num_attention_heads"));
+  c.num_kv_heads = f.find("num_key_value_heads")
+                       ? positive_int(f, "num_key_value_heads", f.opt_int("num_key_value_heads"))
+                       : c.num_heads;
+  c.vocab_size = positive_int(f, "vocab_size", f.opt_int("vocab_size"));
+  c.max_position_embeddings =
+      positive_int(f, "max_position_embeddings",
+                   f.opt_int("max_position_embeddings").value_or(c.arch == Arch::Phi3 ? 4096
+                                                                                      : 2048));
+  if (c.num_heads % c.num_kv_heads != 0)
+    fail("{}: num_key_value_heads={} must divide num_attention_heads={}", src, c.num_kv_heads,
+         c.num_heads);
+
+  // Qwen3 always reads head_dim from its config (default 128, as transformers' Qwen3Config);
+  // the others fall back to hidden_size / num_attention_heads.
+  if (auto hd = f.opt_int("head_dim")) {
+    c.head_dim = positive_int(f, "head_dim", hd);
+  } else if (c.arch == Arch::Qwen3) {
+    c.head_dim = 128;
+  } else {
+    if (c.hidden_size % c.num_heads != 0)
+      fail("{}: hidden_size={} is not divisible by num_attention_heads={} (and no head_dim)", src,
+           c.hidden_size, c.num_heads);
+    c.head_dim = c.hidden_size / c.num_heads;
+  }
+  if (c.head_dim % 2 != 0) fail("{}: head_dim={} must be even for RoPE", src, c.head_dim);
+  if (c.arch == Arch::Phi3 && c.head_dim * c.num_heads != c.hidden_size)
+    fail("{}: head_dim={} x num_attention_heads={} must equal hidden_size={} for Phi3", src,
+         c.head_dim, c.num_heads, c.hidden_size);
+
+  c.rms_norm_eps = f.opt_number("rms_norm_eps").value_or(c.arch == Arch::Phi3 ? 1e-5 : 1e-6);
+  if (!(c.rms_norm_eps > 0) || c.rms_norm_eps > 1)
+    fail("{}: rms_norm_eps={} must be in (0, 1]", src, c.rms_norm_eps);
+  c.rope_theta = f.opt_number("rope_theta").value_or(10000.0);
+  if (!(c.rope_theta > 1.0)) fail("{}: rope_theta={} must be > 1", src, c.rope_theta);
+  c.rope_scaling = parse_rope_scaling(f);
+  if (auto prf = f.opt_number("partial_rotary_factor"); prf && *prf != 1.0)
+    fail("{}: partial_rotary_factor={} is not supported (only full rotary embeddings)", src,
+         *prf);
+
+  if (auto act = f.opt_string("hidden_act"); act && *act != "silu")
+    fail("{}: hidden_act=\"{}\" is not supported (only silu)", src, *act);
+
+  c.tie_word_embeddings = f.opt_bool("tie_word_embeddings").value_or(false);
+  c.qkv_bias = c.arch == Arch::Qwen2 || f.opt_bool("attention_bias").value_or(false);
+  if (c.arch == Arch::Phi3 && c.qkv_bias)
+    fail("{}: attention_bias=true is not supported for Phi3 (its qkv_proj has no bias)", src);
+  c.mlp_bias = f.opt_bool("mlp_bias").value_or(false);
+  if (c.mlp_bias) fail("{}: mlp_bias=true is not supported", src);
+  c.qk_norm = c.arch == Arch::Qwen3;
+
+  // Mistral and Phi3 apply sliding_window to every layer (Llama ignores the key); Qwen applies
+  // it only to some layers (use_sliding_window, max_window_layers), which we do not model.
+  if (c.arch == Arch::Qwen2 || c.arch == Arch::Qwen3) {
+    if (f.opt_bool("use_sliding_window").value_or(false))
+      fail("{}: use_sliding_window=true is not supported for {}", src, arch_hf_name(c.arch));
+  } else if (auto sw = f.opt_int("sliding_window");
+             sw && (c.arch == Arch::Mistral || c.arch == Arch::Phi3)) {
+    if (*sw < 0 || *sw > INT32_MAX) fail("{}: sliding_window={} must be >= 0", src, *sw);
+    c.sliding_window = int(*sw);
+  }
+
+  // transformers >= 4.56 writes "dtype"; older ones "torch_dtype".
+  auto dt = f.opt_string("torch_dtype");
+  if (!dt) dt = f.opt_string("dtype");
+  if (dt) {
+    auto t = dtype_from_torch_name(*dt);
+    if (!t) fail("{}: torch_dtype=\"{}\" is not supported (bfloat16, float16, float32)", src, *dt);
+    c.dtype = *t;
+  }
+
+  auto bos = parse_token_ids(f, "bos_token_id");
+  if (bos.size() > 1) fail("{}: bos_token_id must be a single id", src);
+  if (!bos.empty()) c.bos_token_id = bos[0];
+  c.eos_token_ids = parse_token_ids(f, "eos_token_id");
+  for (int id : c.eos_token_ids)
+    if (id >= c.vocab_size)
+      fail("{}: eos_token_id={} is outside vocab_size={}", src, id, c.vocab_size);
+  if (c.bos_token_id >= c.vocab_size)
+    fail("{}: bos_token_id={} is outside vocab_size={}", src, c.bos_token_id, c.vocab_size);
+  return c;
+}
+
+ModelConfig load_model_config(const std::string& model_dir) {
+  namespace fs = std::filesystem;
+  const std::string cfg_path = (fs::path(model_dir) / "config.json").string();
+  if (!fs::exists(cfg_path)) fail("{}: not found (is {} a model directory?)", cfg_path, model_dir);
+  ModelConfig c = parse_model_config_json(read_file(cfg_path), cfg_path);
+
+  const std::string gen_path = (fs::path(model_dir) / "generation_config.json").string();
+  if (fs::exists(gen_path)) {
+    std::string text = read_file(gen_path);
+    simdjson::dom::parser parser;
+    json::Fields g(parse_object(parser, text, gen_path), gen_path);
+    auto eos = parse_token_ids(g, "eos_token_id");
+    for (int id : eos)
+      if (id >= c.vocab_size)
+        fail("{}: eos_token_id={} is outside vocab_size={}", gen_path, id, c.vocab_size);
+    if (!eos.empty()) c.eos_token_ids = eos;
+    auto bos = parse_token_ids(g, "bos_token_id");
+    if (bos.size() > 1) fail("{}: bos_token_id must be a single id", gen_path);
+    if (!bos.empty()) {
+      if (bos[0] >= c.vocab_size)
+        fail("{}: bos_token_id={} is outside vocab_size={}", gen_path, bos[0], c.vocab_size);
+      c.bos_token_id = bos[0];
+    }
+  }
+  return c;
+}
+
+}  // namespace ember

@@ -1,0 +1,116 @@
+// The forward pass, written once against the Backend op set. Per layer:
+//   x = norm(h); qkv = x·Wqkv (+b); [qk-norm]; RoPE + KV store; attention; h += attn·Wo;
+//   x = norm(h); h += down(silu(gate) * up)
+// The residual add is fused into the next norm (add_rmsnorm), so `h` is updated lazily.
+#include "engine/model/transformer.h"
+
+#include <cmath>
+
+#include "engine/core/error.h"
+
+namespace ember {
+
+struct TransformerScratch {
+  int64_t tokens = 0, rows = 0;  // capacities
+  Tensor resid, normed, qkv, attn, proj, gate_up, act, sel, logits;
+};
+
+namespace {
+
+// The first `rows` rows of a scratch buffer.
+Tensor rows_of(const Tensor& t, int64_t rows) {
+  Tensor v = t;
+  v.shape = {rows, t.cols()};
+  return v;
+}
+
+}  // namespace
+
+Transformer::Transformer(const ModelConfig& cfg, Backend& backend, ModelWeights weights)
+    : cfg_(cfg), backend_(backend), w_(std::move(weights)),
+      scratch_(std::make_shared<TransformerScratch>()) {
+  if (int(w_.layers.size()) != cfg_.num_layers)
+    fail("transformer: {} layers of weights for a config of {}", w_.layers.size(),
+         cfg_.num_layers);
+}
+
+KvCacheSpec Transformer::kv_spec(int num_blocks, int block_size) const {
+  KvCacheSpec s;
+  s.num_layers = cfg_.num_layers;
+  s.num_blocks = num_blocks;
+  s.block_size = block_size;
+  s.num_kv_heads = cfg_.num_kv_heads;
+  s.head_dim = cfg_.head_dim;
+  s.dtype = backend_.activation_dtype();
+  return s;
+}
+
+void Transformer::forward(const StepInput& step, KvCache& kv, std::vector<float>& logits) {
+  const StepTensors st = backend_.upload_step(step);
+  const int64_t T = st.num_tokens, R = int64_t(step.logit_rows.size());
+  const int64_t H = cfg_.hidden_size, I = cfg_.intermediate_size, V = cfg_.vocab_size;
+  const int64_t qkv_w = int64_t(cfg_.num_heads + 2 * cfg_.num_kv_heads) * cfg_.head_dim;
+  logits.assign(size_t(R * V), 0.f);
+  if (T == 0) return;
+
+  TransformerScratch& s = *scratch_;
+  const DType act = backend_.activation_dtype();
+  if (T > s.tokens) {
+    s.tokens = T;
+    s.resid = backend_.alloc(act, {T, H});
+    s.normed = backend_.alloc(act, {T, H});
+    s.qkv = backend_.alloc(act, {T, qkv_w});
+    s.attn = backend_.alloc(act, {T, int64_t(cfg_.q_dim())});
+    s.proj = backend_.alloc(act, {T, H});
+    s.gate_up = backend_.alloc(act, {T, 2 * I});
+    s.act = backend_.alloc(act, {T, I});
+  }
+  if (R > s.rows) {
+    s.rows = R;
+    s.sel = backend_.alloc(act, {R, H});
+    s.logits = backend_.alloc(DType::F32, {R, V});
+  }
+  Tensor resid = rows_of(s.resid, T), normed = rows_of(s.normed, T), qkv = rows_of(s.qkv, T);
+  Tensor attn = rows_of(s.attn, T), proj = rows_of(s.proj, T);
+  Tensor gate_up = rows_of(s.gate_up, T), actv = rows_of(s.act, T);
+
+  AttnShape a;
+  a.n_heads = cfg_.num_heads;
+  a.n_kv_heads = cfg_.num_kv_heads;
+  a.head_dim = cfg_.head_dim;
+  a.scale = float(1.0 / std::sqrt(double(cfg_.head_dim)));
+  a.sliding_window = cfg_.sliding_window;
+  const float eps = float(cfg_.rms_norm_eps);
+  Backend& be = backend_;
+
+  be.embed(w_.embed, st, resid);
+  for (int l = 0; l < cfg_.num_layers; ++l) {
+    const LayerWeights& lw = w_.layers[size_t(l)];
+    if (l == 0)
+      be.rmsnorm(resid, lw.attn_norm, eps, normed);
+    else
+      be.add_rmsnorm(resid, proj, lw.attn_norm, eps, normed);  // adds the previous MLP output
+    be.matmul(normed, lw.qkv, lw.qkv_bias ? &*lw.qkv_bias : nullptr, qkv);
+    if (cfg_.qk_norm) {
+      if (!lw.q_norm || !lw.k_norm) fail("transformer: layer {} lacks q_norm/k_norm weights", l);
+      be.qk_rmsnorm(qkv, *lw.q_norm, *lw.k_norm, eps, a);
+    }
+    be.rope_and_store_kv(qkv, w_.inv_freq, st, a, kv, l);
+    be.paged_attention(qkv, kv, l, st, a, attn);
+    be.matmul(attn, lw.o_proj, nullptr, proj);
+    be.all_reduce(proj);
+    be.add_rmsnorm(resid, proj, lw.mlp_norm, eps, normed);
+    be.matmul(normed, lw.gate_up, nullptr, gate_up);
+    be.silu_mul(gate_up, actv);
+    be.matmul(actv, lw.down, nullptr, proj);
+    be.all_reduce(proj);
+  }
+  if (R == 0) return;
+  be.add_rmsnorm(resid, proj, w_.final_norm, eps, normed);
+  Tensor sel = rows_of(s.sel, R), out = rows_of(s.logits, R);
+  be.gather_rows(normed, st, sel);
+  be.matmul(sel, w_.lm_head, nullptr, out);
+  be.download(out, logits.data());
+}
+
+}  // namespace ember

@@ -1,0 +1,261 @@
+#include "engine/model/weights.h"
+
+#include <cstring>
+
+#include <fmt/ranges.h>
+
+#include "engine/core/error.h"
+
+namespace ember {
+
+namespace {
+
+struct Expected {
+  std::string name;
+  Shape shape;
+};
+
+std::string layer_prefix(int i) { return fmt::format("model.layers.{}.", i); }
+
+// The checkpoint tensors an architecture needs, with the shapes the config implies.
+std::vector<Expected> expected_tensors(const ModelConfig& c) {
+  const int64_t H = c.hidden_size, I = c.intermediate_size, V = c.vocab_size, D = c.head_dim;
+  const int64_t Q = c.q_dim(), KV = c.kv_dim();
+  std::vector<Expected> e;
+  e.push_back({"model.embed_tokens.weight", {V, H}});
+  for (int i = 0; i < c.num_layers; ++i) {
+    const std::string p = layer_prefix(i);
+    e.push_back({p + "input_layernorm.weight", {H}});
+    if (c.arch == Arch::Phi3) {
+      e.push_back({p + "self_attn.qkv_proj.weight", {Q + 2 * KV, H}});
+    } else {
+      e.push_back({p + "self_attn.q_proj.weight", {Q, H}});
+      e.push_back({p + "self_attn.k_proj.weight", {KV, H}});
+      e.push_back({p + "self_attn.v_proj.weight", {KV, H}});
+      if (c.qkv_bias) {
+        e.push_back({p + "self_attn.q_proj.bias", {Q}});
+        e.push_back({p + "self_attn.k_proj.bias", {KV}});
+        e.push_back({p + "self_attn.v_proj.bias", {KV}});
+      }
+    }
+    if (c.qk_norm) {
+      e.push_back({p + "self_attn.q_norm.weight", {D}});
+      e.push_back({p + "self_attn.k_norm.weight", {D}});
+    }
+    e.push_back({p + "self_attn.o_proj.weight", {H, Q}});
+    e.push_back({p + "post_attention_layernorm.weight", {H}});
+    if (c.arch == Arch::Phi3) {
+      e.push_back({p + "mlp.gate_up_proj.weight", {2 * I, H}});
+    } else {
+      e.push_back({p + "mlp.gate_proj.weight", {I, H}});
+      e.push_back({p + "mlp.up_proj.weight", {I, H}});
+    }
+    e.push_back({p + "mlp.down_proj.weight", {H, I}});
+  }
+  e.push_back({"model.norm.weight", {H}});
+  if (!c.tie_word_embeddings) e.push_back({"lm_head.weight", {V, H}});
+  return e;
+}
+
+bool is_float_weight(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
+
+// Rows of one checkpoint tensor (dim 0); a fused weight is a list of these.
+struct Piece {
+  const TensorView* t;
+  int64_t row0, rows;
+};
+
+size_t row_bytes(const TensorView& t) {
+  return t.shape.empty() || t.shape[0] == 0 ? 0 : t.nbytes / size_t(t.shape[0]);
+}
+
+bool aligned(const void* p, DType t) {
+  return reinterpret_cast<uintptr_t>(p) % dtype_size(t) == 0;
+}
+
+// Uploads the concatenation of `pieces` along dim 0. One piece is used in place from the mapping;
+// several are copied into one host buffer first (upload copies it, so it may die after).
+Tensor upload_rows(Backend& be, std::vector<Piece> pieces) {
+  // Adjacent rows of the same tensor are one piece (Phi3's fused qkv at TP=1 stays in place).
+  std::vector<Piece> merged;
+  for (const Piece& p : pieces) {
+    if (!merged.empty() && merged.back().t == p.t &&
+        merged.back().row0 + merged.back().rows == p.row0)
+      merged.back().rows += p.rows;
+    else
+      merged.push_back(p);
+  }
+  const TensorView& first = *merged[0].t;
+  int64_t rows = 0;
+  for (const Piece& p : merged) {
+    if (p.t->dtype != first.dtype)
+      fail("{}: tensor '{}' is {} but '{}' is {}; fused weights need one dtype", p.t->file,
+           p.t->name, dtype_name(p.t->dtype), first.name, dtype_name(first.dtype));
+    rows += p.rows;
+  }
+  Shape shape = first.shape;
+  shape[0] = rows;
+  if (merged.size() == 1) {
+    const uint8_t* src = first.data + size_t(merged[0].row0) * row_bytes(first);
+    return be.upload(src, first.dtype, shape, aligned(src, first.dtype));
+  }
+  std::vector<uint8_t> host;
+  for (const Piece& p : merged) {
+    const size_t rb = row_bytes(*p.t);
+    const uint8_t* src = p.t->data + size_t(p.row0) * rb;
+    host.insert(host.end(), src, src + size_t(p.rows) * rb);
+  }
+  return be.upload(host.data(), first.dtype, shape, false);
+}
+
+// Columns [c0, c0 + n) of a 2-D tensor (a Row-split weight's share of the input dim).
+Tensor upload_cols(Backend& be, const TensorView& t, int64_t c0, int64_t n) {
+  if (c0 == 0 && n == t.shape[1])
+    return be.upload(t.data, t.dtype, t.shape, aligned(t.data, t.dtype));
+  const size_t es = dtype_size(t.dtype), rb = row_bytes(t);
+  std::vector<uint8_t> host(size_t(t.shape[0]) * size_t(n) * es);
+  for (int64_t r = 0; r < t.shape[0]; ++r)
+    std::memcpy(host.data() + size_t(r) * size_t(n) * es, t.data + size_t(r) * rb + size_t(c0) * es,
+                size_t(n) * es);
+  return be.upload(host.data(), t.dtype, {t.shape[0], n}, false);
+}
+
+class Loader {
+ public:
+  Loader(const ModelConfig& c, const WeightFiles& f, Backend& be, const ShardPlan& plan)
+      : c_(c), f_(f), be_(be), plan_(plan) {
+    if (plan.world < 1 || plan.rank < 0 || plan.rank >= plan.world)
+      fail("shard plan: rank {} of world {} is invalid", plan.rank, plan.world);
+  }
+
+  Tensor whole(const std::string& canonical, const std::string& name) {
+    const TensorView& t = f_.get(name);
+    switch (plan_.split_for(canonical)) {
+      case Split::Replicated: return upload_rows(be_, {{&t, 0, t.shape[0]}});
+      case Split::Column: return column(canonical, {{&t, 0, t.shape[0]}}, 1);
+      case Split::Row: return row(canonical, t, 1);
+    }
+    return {};
+  }
+
+  // A Column-split weight made of `parts` (q, k, v or gate, up): each rank takes its share of
+  // every part, in units of `unit` rows (a head), and the shares are concatenated.
+  Tensor column(const std::string& canonical, std::vector<Piece> parts, int64_t unit) {
+    if (plan_.world == 1 || plan_.split_for(canonical) != Split::Column)
+      return upload_rows(be_, parts);
+    std::vector<Piece> mine;
+    for (const Piece& p : parts) {
+      if (p.rows % (unit * plan_.world) != 0)
+        fail("{}: tensor '{}': {} rows ({} units of {}) cannot be split across {} ranks",
+             p.t->file, p.t->name, p.rows, p.rows / unit, unit, plan_.world);
+      const int64_t share = p.rows / plan_.world;
+      mine.push_back({p.t, p.row0 + share * plan_.rank, share});
+    }
+    return upload_rows(be_, mine);
+  }
+
+  Tensor row(const std::string& canonical, const TensorView& t, int64_t unit) {
+    const int64_t cols = t.shape[1];
+    if (plan_.world == 1) return upload_cols(be_, t, 0, cols);
+    if (cols % (unit * plan_.world) != 0)
+      fail("{}: tensor '{}': {} columns cannot be split across {} ranks", t.file, t.name, cols,
+           plan_.world);
+    const int64_t share = cols / plan_.world;
+    return upload_cols(be_, t, share * plan_.rank, share);
+  }
+
+  ModelWeights load() {
+    ModelWeights w;
+    const int64_t Q = c_.q_dim(), KV = c_.kv_dim(), I = c_.intermediate_size, D = c_.head_dim;
+    w.embed = whole("embed", "model.embed_tokens.weight");
+    for (int i = 0; i < c_.num_layers; ++i) {
+      const std::string p = layer_prefix(i);
+      const std::string cn = fmt::format("layers.{}.", i);
+      LayerWeights l;
+      l.attn_norm = whole(cn + "attn_norm", p + "input_layernorm.weight");
+      if (c_.arch == Arch::Phi3) {
+        const TensorView& qkv = f_.get(p + "self_attn.qkv_proj.weight");
+        l.qkv = column(cn + "qkv", {{&qkv, 0, Q}, {&qkv, Q, KV}, {&qkv, Q + KV, KV}}, D);
+        const TensorView& gu = f_.get(p + "mlp.gate_up_proj.weight");
+        l.gate_up = column(cn + "gate_up", {{&gu, 0, I}, {&gu, I, I}}, 1);
+      } else {
+        auto part = [&](const std::string& n) {
+          const TensorView& t = f_.get(p + n);
+          return Piece{&t, 0, t.shape[0]};
+        };
+        l.qkv = column(cn + "qkv",
+                       {part("self_attn.q_proj.weight"), part("self_attn.k_proj.weight"),
+                        part("self_attn.v_proj.weight")},
+                       D);
+        if (c_.qkv_bias)
+          l.qkv_bias = column(cn + "qkv_bias",
+                              {part("self_attn.q_proj.bias"), part("self_attn.k_proj.bias"),
+                               part("self_attn.v_proj.bias")},
+                              D);
+        l.gate_up = column(cn + "gate_up",
+                           {part("mlp.gate_proj.weight"), part("mlp.up_proj.weight")}, 1);
+      }
+      if (c_.qk_norm) {
+        l.q_norm = whole(cn + "q_norm", p + "self_attn.q_norm.weight");
+        l.k_norm = whole(cn + "k_norm", p + "self_attn.k_norm.weight");
+      }
+      l.o_proj = row(cn + "o_proj", f_.get(p + "self_attn.o_proj.weight"), D);
+      l.mlp_norm = whole(cn + "mlp_norm", p + "post_attention_layernorm.weight");
+      l.down = row(cn + "down", f_.get(p + "mlp.down_proj.weight"), 1);
+      w.layers.push_back(std::move(l));
+    }
+    w.final_norm = whole("final_norm", "model.norm.weight");
+    w.lm_head = c_.tie_word_embeddings ? w.embed : whole("lm_head", "lm_head.weight");
+    std::vector<float> inv = rope_inv_freq(c_);
+    w.inv_freq = be_.upload(inv.data(), DType::F32, {int64_t(inv.size())}, false);
+    return w;
+  }
+
+ private:
+  const ModelConfig& c_;
+  const WeightFiles& f_;
+  Backend& be_;
+  const ShardPlan& plan_;
+};
+
+}  // namespace
+
+Split ShardPlan::split_for(const std::string& canonical_name) const {
+  const auto dot = canonical_name.rfind('.');
+  const std::string leaf = dot == std::string::npos ? canonical_name : canonical_name.substr(dot + 1);
+  if (leaf == "qkv" || leaf == "qkv_bias" || leaf == "gate_up") return Split::Column;
+  if (leaf == "o_proj" || leaf == "down") return Split::Row;
+  // The embedding, lm_head and the norms are replicated (a vocab-parallel lm_head may come later).
+  return Split::Replicated;
+}
+
+void check_weights(const ModelConfig& cfg, const WeightFiles& files, const ProgressFn& progress) {
+  const std::vector<Expected> expected = expected_tensors(cfg);
+  LoadProgress p;
+  p.tensors_total = expected.size();
+  for (const Expected& e : expected) {
+    const TensorView* t = files.find(e.name);
+    if (!t) {
+      if (e.name == "lm_head.weight")
+        fail("lm_head.weight is missing and config.json has tie_word_embeddings=false");
+      files.get(e.name);  // throws, naming where it looked
+    }
+    if (!is_float_weight(t->dtype))
+      fail("{}: tensor '{}': dtype {} is not supported (weights must be F32, F16 or BF16)",
+           t->file, t->name, dtype_name(t->dtype));
+    if (t->shape != e.shape)
+      fail("{}: tensor '{}': expected shape [{}] from config.json, got [{}]", t->file, t->name,
+           fmt::join(e.shape, ", "), fmt::join(t->shape, ", "));
+    ++p.tensors_checked;
+    if (progress && (p.tensors_checked % 64 == 0 || p.tensors_checked == p.tensors_total))
+      progress(p);
+  }
+}
+
+ModelWeights load_weights(const ModelConfig& cfg, const WeightFiles& files, Backend& backend,
+                          const ShardPlan& plan, const ProgressFn& progress) {
+  check_weights(cfg, files, progress);
+  return Loader(cfg, files, backend, plan).load();
+}
+
+}  // namespace ember

@@ -1,0 +1,103 @@
+// `ember make-model` and `ember inspect` through the binary: exit codes and what they print.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/test_support.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+struct CliResult {
+  int code = -1;
+  std::string out;  // stdout and stderr together
+};
+
+CliResult ember(const std::string& args) {
+  CliResult r;
+  const std::string cmd = ember::test::ember_binary() + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+class CliModel : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("ember_cli_model_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string out(const std::string& name = "m") const { return (dir_ / name).string(); }
+  fs::path dir_;
+};
+
+TEST_F(CliModel, MakeModelThenInspect) {
+  CliResult r = ember("make-model --arch qwen3 --out " + out() + " --layers 3 --vocab 300 --seed 5");
+  ASSERT_EQ(r.code, 0) << r.out;
+  for (const char* f : {"config.json", "generation_config.json", "model.safetensors",
+                        "tokenizer.json", "tokenizer_config.json"})
+    EXPECT_TRUE(fs::exists(dir_ / "m" / f)) << f;
+  CliResult i = ember("inspect --model " + out());
+  ASSERT_EQ(i.code, 0) << i.out;
+  EXPECT_THAT(i.out, HasSubstr("Qwen3ForCausalLM"));
+  EXPECT_THAT(i.out, HasSubstr("layers         3"));
+  EXPECT_THAT(i.out, HasSubstr("head dim 32"));
+  EXPECT_THAT(i.out, HasSubstr("vocab          300"));
+  EXPECT_THAT(i.out, HasSubstr("KV per token"));
+  EXPECT_THAT(i.out, HasSubstr("80 GiB GPU"));
+  // Not a terminal: no carriage-return progress in the output.
+  EXPECT_EQ(i.out.find('\r'), std::string::npos);
+}
+
+TEST_F(CliModel, MakeModelAcceptsHuggingFaceNames) {
+  CliResult r = ember("make-model --arch MistralForCausalLM --out " + out() + " --dtype f32");
+  EXPECT_EQ(r.code, 0) << r.out;
+}
+
+TEST_F(CliModel, BadArgumentsFail) {
+  // Invalid values: ember errors, exit 1, and nothing written.
+  for (const std::string& args :
+       {std::string("--arch gpt2"), std::string("--arch llama --heads 3"),
+        std::string("--arch llama --kv-heads 3"), std::string("--arch llama --vocab 100"),
+        std::string("--arch llama --hidden 0")}) {
+    CliResult r = ember("make-model " + args + " --out " + out());
+    EXPECT_EQ(r.code, 1) << args << "\n" << r.out;
+    EXPECT_THAT(r.out, HasSubstr("error")) << args;
+    EXPECT_FALSE(fs::exists(dir_ / "m" / "config.json")) << args;
+  }
+  // Usage errors: exit 2.
+  EXPECT_EQ(ember("make-model --arch llama").code, 2);
+  EXPECT_EQ(ember("make-model --arch llama --out " + out() + " --dtype q4").code, 2);
+  EXPECT_EQ(ember("make-model --arch llama --out " + out() + " --layers two").code, 2);
+}
+
+TEST_F(CliModel, InspectErrors) {
+  CliResult r = ember("inspect --model " + out("absent"));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.out, HasSubstr("config.json"));
+  ASSERT_EQ(ember("make-model --arch llama --out " + out()).code, 0);
+  fs::resize_file(dir_ / "m" / "model.safetensors", 100);
+  r = ember("inspect --model " + out());
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.out, HasSubstr("model.safetensors"));
+  EXPECT_EQ(ember("inspect").code, 2);
+}
+
+}  // namespace

@@ -1,0 +1,519 @@
+// Each CPU op against a naive double-precision implementation on random inputs, on both the
+// AVX2 and the portable scalar path. Error bounds are stated next to each check.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "engine/core/error.h"
+#include "engine/cpu/cpu_backend.h"
+#include "engine/cpu/thread_pool.h"
+
+namespace ember {
+namespace {
+
+constexpr double kU = 1.0 / (1 << 24);  // fp32 unit roundoff
+
+std::vector<float> randn(size_t n, std::mt19937& g, float scale = 1.f) {
+  std::normal_distribution<float> d(0.f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(g);
+  return v;
+}
+
+// Encodes f32 values in dtype `t` and returns the bytes plus the values they decode to.
+struct Encoded {
+  std::vector<uint8_t> bytes;
+  std::vector<double> values;
+};
+Encoded encode(const std::vector<float>& v, DType t) {
+  Encoded e;
+  e.bytes.resize(v.size() * dtype_size(t));
+  e.values.resize(v.size());
+  for (size_t i = 0; i < v.size(); ++i) {
+    switch (t) {
+      case DType::F32: std::memcpy(&e.bytes[i * 4], &v[i], 4); break;
+      case DType::BF16: {
+        uint16_t h = f32_to_bf16(v[i]);
+        std::memcpy(&e.bytes[i * 2], &h, 2);
+        break;
+      }
+      case DType::F16: {
+        uint16_t h = f32_to_f16(v[i]);
+        std::memcpy(&e.bytes[i * 2], &h, 2);
+        break;
+      }
+      case DType::F8_E4M3: {
+        // Any byte is a value; pick one near v (exactness is irrelevant, decoding is).
+        uint8_t b = uint8_t(std::lround(std::clamp(v[i] * 20.f, -100.f, 100.f)) & 0x77) |
+                    (v[i] < 0 ? 0x80 : 0);
+        e.bytes[i] = b;
+        break;
+      }
+      default: break;
+    }
+    e.values[i] = load_as_f32(e.bytes.data(), t, i);
+  }
+  return e;
+}
+
+struct Backends {
+  std::unique_ptr<Backend> simd = make_cpu_backend(CpuBackendOptions{3, true});
+  std::unique_ptr<Backend> scalar = make_cpu_backend(CpuBackendOptions{2, false});
+  std::vector<Backend*> all() { return {simd.get(), scalar.get()}; }
+};
+
+Tensor up(Backend& be, const std::vector<float>& v, Shape s) {
+  return be.upload(v.data(), DType::F32, s, false);
+}
+std::vector<float> down(Backend& be, const Tensor& t) {
+  std::vector<float> v(size_t(t.numel()));
+  be.download(t, v.data());
+  return v;
+}
+
+TEST(ThreadPool, RunsEveryTaskOnceAndPropagatesErrors) {
+  ThreadPool pool(4);
+  std::vector<std::atomic<int>> hits(1000);
+  pool.run(1000, [&](int64_t i) { hits[size_t(i)]++; });
+  for (auto& h : hits) EXPECT_EQ(h.load(), 1);
+  EXPECT_THROW(pool.run(50, [](int64_t i) { if (i == 17) fail("task {}", i); }), Error);
+  std::atomic<int> n{0};
+  pool.run(10, [&](int64_t) { n++; });  // usable after an error
+  EXPECT_EQ(n.load(), 10);
+}
+
+TEST(CpuOps, ReportsIsa) {
+  Backends b;
+  EXPECT_NE(b.scalar->name().find("scalar"), std::string::npos);
+  if (cpu_has_avx2()) {
+    EXPECT_NE(b.simd->name().find("avx2"), std::string::npos);
+  }
+}
+
+struct MatmulCase {
+  int T, K, N;
+  DType wd;
+  bool bias;
+};
+
+TEST(CpuOps, MatmulMatchesDoubleReference) {
+  // Bound: recursive fp32 summation of K products: |err| <= 2 K u Σ|x w| (+ bias rounding).
+  const MatmulCase cases[] = {
+      {1, 64, 48, DType::F32, false},  {3, 37, 5, DType::F32, true},
+      {16, 256, 130, DType::BF16, true}, {5, 100, 33, DType::F16, false},
+      {9, 72, 17, DType::F8_E4M3, true}, {1, 1, 3, DType::BF16, false},
+      {33, 129, 64, DType::BF16, false}, {4, 768, 7, DType::F16, true}};
+  std::mt19937 g(1);
+  Backends b;
+  for (const auto& c : cases) {
+    SCOPED_TRACE(testing::Message() << "T=" << c.T << " K=" << c.K << " N=" << c.N << " "
+                                    << dtype_name(c.wd));
+    auto x = randn(size_t(c.T) * c.K, g);
+    auto w = encode(randn(size_t(c.N) * c.K, g, 0.1f), c.wd);
+    auto bias = encode(randn(size_t(c.N), g), c.wd == DType::F8_E4M3 ? DType::F32 : c.wd);
+    std::vector<std::vector<float>> results;
+    std::vector<double> bound(size_t(c.T) * c.N);
+    for (Backend* be : b.all()) {
+      Tensor xt = up(*be, x, {c.T, c.K});
+      Tensor wt = be->upload(w.bytes.data(), c.wd, {c.N, c.K}, true);
+      Tensor bt = be->upload(bias.bytes.data(), c.wd == DType::F8_E4M3 ? DType::F32 : c.wd,
+                             {c.N}, true);
+      Tensor out = be->alloc(DType::F32, {c.T, c.N});
+      be->matmul(xt, wt, c.bias ? &bt : nullptr, out);
+      auto got = down(*be, out);
+      for (int t = 0; t < c.T; ++t)
+        for (int n = 0; n < c.N; ++n) {
+          double ref = c.bias ? bias.values[size_t(n)] : 0.0, mag = std::abs(ref) * kU;
+          for (int k = 0; k < c.K; ++k) {
+            const double p = double(x[size_t(t) * c.K + k]) * w.values[size_t(n) * c.K + k];
+            ref += p;
+            mag += std::abs(p);
+          }
+          bound[size_t(t) * c.N + n] = 2 * (c.K + 1) * kU * mag + 1e-30;
+          ASSERT_NEAR(got[size_t(t) * c.N + n], ref, bound[size_t(t) * c.N + n])
+              << be->name() << " t=" << t << " n=" << n;
+        }
+      results.push_back(got);
+    }
+    // The AVX2 and scalar paths are two fp32 evaluations of the same sums: within twice the bound.
+    for (size_t i = 0; i < bound.size(); ++i)
+      ASSERT_NEAR(results[0][i], results[1][i], 2 * bound[i]) << "element " << i;
+  }
+}
+
+TEST(CpuOps, MatmulRowsAreBatchInvariant) {
+  // A token's output does not depend on which other tokens share the step, or on the thread
+  // count: bitwise equal. (Serving relies on this for reproducible sampling.)
+  std::mt19937 g(2);
+  const int T = 11, K = 200, N = 70;
+  auto x = randn(size_t(T) * K, g);
+  auto w = encode(randn(size_t(N) * K, g), DType::BF16);
+  for (bool simd : {true, false}) {
+    auto one = make_cpu_backend(CpuBackendOptions{1, simd});
+    auto many = make_cpu_backend(CpuBackendOptions{4, simd});
+    Tensor wt = many->upload(w.bytes.data(), DType::BF16, {N, K}, true);
+    Tensor out = many->alloc(DType::F32, {T, N});
+    many->matmul(up(*many, x, {T, K}), wt, nullptr, out);
+    auto batched = down(*many, out);
+    for (int t = 0; t < T; ++t) {
+      std::vector<float> row(x.begin() + t * K, x.begin() + (t + 1) * K);
+      Tensor o1 = one->alloc(DType::F32, {1, N});
+      one->matmul(up(*one, row, {1, K}), wt, nullptr, o1);
+      auto single = down(*one, o1);
+      for (int n = 0; n < N; ++n)
+        ASSERT_EQ(single[size_t(n)], batched[size_t(t) * N + n]) << "simd=" << simd << " t=" << t;
+    }
+  }
+}
+
+TEST(CpuOps, MatmulRejectsMismatchedShapes) {
+  auto be = make_cpu_backend(1);
+  Tensor x = be->alloc(DType::F32, {2, 8}), w = be->alloc(DType::F32, {4, 7});
+  Tensor out = be->alloc(DType::F32, {2, 4});
+  EXPECT_THROW(be->matmul(x, w, nullptr, out), Error);
+  Tensor w2 = be->alloc(DType::F32, {4, 8}), bad_out = be->alloc(DType::F32, {2, 5});
+  EXPECT_THROW(be->matmul(x, w2, nullptr, bad_out), Error);
+}
+
+std::vector<double> ref_rmsnorm(const float* x, const std::vector<double>& w, int n, double eps) {
+  double ss = 0;
+  for (int i = 0; i < n; ++i) ss += double(x[i]) * x[i];
+  const double inv = 1.0 / std::sqrt(ss / n + eps);
+  std::vector<double> o(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) o[size_t(i)] = x[i] * inv * w[size_t(i)];
+  return o;
+}
+
+// Norm outputs: |err| <= 1e-5 * max|ref| over the row (fp32 mean of squares and rsqrt).
+void expect_row_close(const float* got, const std::vector<double>& ref, const std::string& what) {
+  double mx = 0;
+  for (double r : ref) mx = std::max(mx, std::abs(r));
+  for (size_t i = 0; i < ref.size(); ++i)
+    ASSERT_NEAR(got[i], ref[i], 1e-5 * mx) << what << " i=" << i;
+}
+
+TEST(CpuOps, RmsnormAndAddRmsnorm) {
+  std::mt19937 g(3);
+  Backends b;
+  for (int H : {1, 7, 64, 333}) {
+    for (DType wd : {DType::F32, DType::BF16}) {
+      const int T = 5;
+      auto x = randn(size_t(T) * H, g, 3.f), y = randn(size_t(T) * H, g);
+      auto w = encode(randn(size_t(H), g), wd);
+      const float eps = 1e-5f;
+      for (Backend* be : b.all()) {
+        Tensor wt = be->upload(w.bytes.data(), wd, {H}, true);
+        Tensor out = be->alloc(DType::F32, {T, H});
+        be->rmsnorm(up(*be, x, {T, H}), wt, eps, out);
+        auto got = down(*be, out);
+        for (int t = 0; t < T; ++t)
+          expect_row_close(&got[size_t(t) * H], ref_rmsnorm(&x[size_t(t) * H], w.values, H, eps),
+                           be->name() + " rmsnorm");
+        Tensor resid = up(*be, x, {T, H});
+        be->add_rmsnorm(resid, up(*be, y, {T, H}), wt, eps, out);
+        auto r = down(*be, resid);
+        got = down(*be, out);
+        std::vector<float> sum(x.size());
+        for (size_t i = 0; i < x.size(); ++i) {
+          sum[i] = x[i] + y[i];
+          ASSERT_EQ(r[i], sum[i]);  // the residual holds the exact fp32 sum
+        }
+        for (int t = 0; t < T; ++t)
+          expect_row_close(&got[size_t(t) * H],
+                           ref_rmsnorm(&sum[size_t(t) * H], w.values, H, eps),
+                           be->name() + " add_rmsnorm");
+      }
+    }
+  }
+}
+
+TEST(CpuOps, QkRmsnormNormalisesEachQAndKHeadButNotV) {
+  std::mt19937 g(4);
+  Backends b;
+  AttnShape a{4, 2, 16, 0.25f, 0};
+  const int T = 3, W = (4 + 2 * 2) * 16;
+  auto x = randn(size_t(T) * W, g, 2.f);
+  auto qw = encode(randn(16, g), DType::BF16), kw = encode(randn(16, g), DType::BF16);
+  for (Backend* be : b.all()) {
+    Tensor qkv = up(*be, x, {T, W});
+    be->qk_rmsnorm(qkv, be->upload(qw.bytes.data(), DType::BF16, {16}, true),
+                   be->upload(kw.bytes.data(), DType::BF16, {16}, true), 1e-6f, a);
+    auto got = down(*be, qkv);
+    for (int t = 0; t < T; ++t) {
+      for (int h = 0; h < 6; ++h) {
+        const size_t off = size_t(t) * W + size_t(h) * 16;
+        expect_row_close(&got[off], ref_rmsnorm(&x[off], h < 4 ? qw.values : kw.values, 16, 1e-6),
+                         be->name() + " head " + std::to_string(h));
+      }
+      for (int i = 6 * 16; i < W; ++i) ASSERT_EQ(got[size_t(t) * W + i], x[size_t(t) * W + i]);
+    }
+  }
+}
+
+// A batch of sequences laid out in a paged cache with shuffled (non-contiguous) blocks.
+struct PagedBatch {
+  int bs = 4, num_blocks = 0;
+  StepInput step;
+  std::vector<int> ctx;  // per sequence
+};
+
+PagedBatch make_batch(const std::vector<std::pair<int, int>>& q_and_ctx, int bs, std::mt19937& g) {
+  PagedBatch p;
+  p.bs = bs;
+  int total = 0;
+  for (auto [q, c] : q_and_ctx) total += (c + bs - 1) / bs + 1;  // one spare block each
+  p.num_blocks = total;
+  std::vector<int32_t> ids(static_cast<size_t>(total));
+  std::iota(ids.begin(), ids.end(), 0);
+  std::shuffle(ids.begin(), ids.end(), g);
+  size_t next = 0;
+  for (auto [q, c] : q_and_ctx) {
+    std::vector<int32_t> table;
+    for (int i = 0; i < (c + bs - 1) / bs; ++i) table.push_back(ids[next++]);
+    next++;
+    std::vector<int32_t> toks(size_t(q), 3);
+    p.step.add_sequence(toks, c - q, table, bs, true);
+    p.ctx.push_back(c);
+  }
+  return p;
+}
+
+TEST(CpuOps, RopeRotatesQAndKAndStoresKvInTheirSlots) {
+  std::mt19937 g(5);
+  Backends b;
+  const int nq = 4, nkv = 2, D = 32, W = (nq + 2 * nkv) * D;
+  AttnShape a{nq, nkv, D, 1.f / std::sqrt(32.f), 0};
+  auto batch = make_batch({{3, 3}, {1, 4000}, {5, 9}}, 4, g);
+  const int T = batch.step.num_tokens();
+  std::vector<float> inv(D / 2);
+  for (int i = 0; i < D / 2; ++i) inv[size_t(i)] = float(1.0 / std::pow(10000.0, 2.0 * i / D));
+  auto x = randn(size_t(T) * W, g);
+  for (Backend* be : b.all()) {
+    KvCacheSpec spec{2, batch.num_blocks, batch.bs, nkv, D, DType::F32};
+    KvCache kv = be->alloc_kv_cache(spec);
+    StepTensors st = be->upload_step(batch.step);
+    Tensor qkv = up(*be, x, {T, W});
+    be->rope_and_store_kv(qkv, up(*be, inv, {D / 2}), st, a, kv, 1);
+    auto got = down(*be, qkv);
+    auto kpool = down(*be, kv.k[1]), vpool = down(*be, kv.v[1]), k0 = down(*be, kv.k[0]);
+    for (float v : k0) ASSERT_EQ(v, 0.f);  // other layers untouched
+    size_t stored = 0;
+    for (float v : kpool) stored += v != 0.f;
+    EXPECT_EQ(stored, size_t(T) * nkv * D);
+    for (int t = 0; t < T; ++t) {
+      const int pos = batch.step.positions[size_t(t)];
+      for (int h = 0; h < nq + nkv; ++h) {
+        const float* in = &x[size_t(t) * W + size_t(h) * D];
+        const float* o = &got[size_t(t) * W + size_t(h) * D];
+        for (int i = 0; i < D / 2; ++i) {
+          // The angle is the fp32 product (as torch); cos/sin then in double for the reference.
+          const double ang = double(float(pos) * inv[size_t(i)]);
+          const double c = std::cos(ang), s = std::sin(ang);
+          const double r0 = in[i] * c - in[i + D / 2] * s, r1 = in[i + D / 2] * c + in[i] * s;
+          // |err| <= 4u (|a| + |b|): one rounding each in cos/sin, products and the sum.
+          const double tol = 4 * kU * (std::abs(in[i]) + std::abs(in[i + D / 2])) + 1e-30;
+          ASSERT_NEAR(o[i], r0, tol) << be->name() << " t=" << t << " h=" << h << " i=" << i;
+          ASSERT_NEAR(o[i + D / 2], r1, tol);
+        }
+      }
+      const size_t slot = size_t(batch.step.slot_mapping[size_t(t)]);
+      for (int i = 0; i < nkv * D; ++i) {
+        ASSERT_EQ(kpool[slot * nkv * D + i], got[size_t(t) * W + nq * D + i]);  // rotated k
+        ASSERT_EQ(vpool[slot * nkv * D + i], x[size_t(t) * W + (nq + nkv) * D + i]);  // raw v
+      }
+    }
+  }
+}
+
+TEST(CpuOps, RopeRejectsSlotsOutsideTheCache) {
+  auto be = make_cpu_backend(1);
+  AttnShape a{1, 1, 4, 0.5f, 0};
+  StepInput in;
+  in.add_sequence({1}, 8, {0, 1, 5}, 4, true);  // block 5 does not exist in a 2-block cache
+  KvCache kv = be->alloc_kv_cache({1, 2, 4, 1, 4, DType::F32});
+  StepTensors st = be->upload_step(in);
+  Tensor qkv = be->alloc(DType::F32, {1, 12});
+  std::vector<float> inv{1.f, 0.1f};
+  EXPECT_THROW(be->rope_and_store_kv(qkv, up(*be, inv, {2}), st, a, kv, 0), Error);
+}
+
+// Attention over logical per-sequence K/V ([ctx, nkv, D]) written into the pool through the
+// block tables; the reference reads the logical arrays directly.
+void check_attention(int nq, int nkv, int D, int window,
+                     const std::vector<std::pair<int, int>>& q_and_ctx, int bs, uint32_t seed) {
+  std::mt19937 g(seed);
+  auto batch = make_batch(q_and_ctx, bs, g);
+  const int T = batch.step.num_tokens(), W = (nq + 2 * nkv) * D;
+  const float scale = 1.f / std::sqrt(float(D));
+  AttnShape a{nq, nkv, D, scale, window};
+  auto x = randn(size_t(T) * W, g);
+  std::vector<std::vector<float>> K, V;
+  for (int c : batch.ctx) {
+    K.push_back(randn(size_t(c) * nkv * D, g));
+    V.push_back(randn(size_t(c) * nkv * D, g));
+  }
+  Backends b;
+  std::vector<std::vector<float>> outs;
+  for (Backend* be : b.all()) {
+    KvCache kv = be->alloc_kv_cache({1, batch.num_blocks, bs, nkv, D, DType::F32});
+    float* kp = kv.k[0].as<float>();
+    float* vp = kv.v[0].as<float>();
+    for (size_t s = 0; s < batch.ctx.size(); ++s)
+      for (int j = 0; j < batch.ctx[s]; ++j) {
+        const int slot = batch.step.seqs[s].block_table[size_t(j / bs)] * bs + j % bs;
+        std::copy_n(&K[s][size_t(j) * nkv * D], nkv * D, kp + size_t(slot) * nkv * D);
+        std::copy_n(&V[s][size_t(j) * nkv * D], nkv * D, vp + size_t(slot) * nkv * D);
+      }
+    StepTensors st = be->upload_step(batch.step);
+    Tensor out = be->alloc(DType::F32, {T, nq * D});
+    be->paged_attention(up(*be, x, {T, W}), kv, 0, st, a, out);
+    outs.push_back(down(*be, out));
+  }
+  int row = 0;
+  for (size_t s = 0; s < batch.ctx.size(); ++s) {
+    for (int r = 0; r < batch.step.seqs[s].q_len; ++r, ++row) {
+      const int pos = batch.step.positions[size_t(row)];
+      const int lo = window > 0 ? std::max(0, pos - window + 1) : 0;
+      for (int h = 0; h < nq; ++h) {
+        const int kvh = h / (nq / nkv);
+        std::vector<double> sc;
+        double m = -1e300;
+        for (int j = lo; j <= pos; ++j) {
+          double d = 0;
+          for (int i = 0; i < D; ++i)
+            d += double(x[size_t(row) * W + h * D + i]) * K[s][(size_t(j) * nkv + kvh) * D + i];
+          sc.push_back(d * scale);
+          m = std::max(m, sc.back());
+        }
+        double sum = 0;
+        for (double& v : sc) sum += (v = std::exp(v - m));
+        for (int i = 0; i < D; ++i) {
+          double ref = 0;
+          for (int j = lo; j <= pos; ++j)
+            ref += sc[size_t(j - lo)] / sum * V[s][(size_t(j) * nkv + kvh) * D + i];
+          // |err| <= 1e-5 * max|V| (=O(5)): fp32 dot products, exp and a weighted mean.
+          for (size_t p = 0; p < outs.size(); ++p)
+            ASSERT_NEAR(outs[p][size_t(row) * nq * D + h * D + i], ref, 5e-5)
+                << (p ? "scalar" : "simd") << " seq " << s << " row " << row << " head " << h;
+        }
+      }
+    }
+  }
+}
+
+TEST(CpuOps, PagedAttentionMixedBatchGqa) {
+  // Sequence 0: prefill from scratch; 1: a decode at a long context; 2: a chunk after a prefix.
+  check_attention(8, 2, 16, 0, {{5, 5}, {1, 70}, {6, 19}}, 4, 6);
+}
+
+TEST(CpuOps, PagedAttentionMultiHeadAndOddShapes) {
+  check_attention(3, 3, 40, 0, {{1, 1}, {7, 7}, {2, 33}}, 16, 7);
+  check_attention(4, 1, 128, 0, {{4, 37}}, 8, 8);
+}
+
+TEST(CpuOps, PagedAttentionSlidingWindow) {
+  check_attention(4, 2, 16, 5, {{9, 9}, {1, 30}, {4, 12}}, 4, 9);
+}
+
+TEST(CpuOps, PagedAttentionRejectsMissingBlocks) {
+  auto be = make_cpu_backend(1);
+  AttnShape a{1, 1, 4, 0.5f, 0};
+  StepInput in;
+  in.add_sequence({1, 1}, 6, {0, -1}, 4, true);  // positions 6, 7 need block 1, which is -1
+  KvCache kv = be->alloc_kv_cache({1, 2, 4, 1, 4, DType::F32});
+  StepTensors st = be->upload_step(in);
+  Tensor qkv = be->alloc(DType::F32, {2, 12}), out = be->alloc(DType::F32, {2, 4});
+  EXPECT_THROW(be->paged_attention(qkv, kv, 0, st, a, out), Error);
+}
+
+TEST(CpuOps, UploadStepValidatesAndPadsBlockTables) {
+  auto be = make_cpu_backend(1);
+  StepInput in;
+  in.add_sequence({5, 6, 7}, 0, {3}, 4, false);
+  in.add_sequence({8}, 9, {0, 2, 1}, 4, true);
+  StepTensors st = be->upload_step(in);
+  EXPECT_EQ(st.num_tokens, 4);
+  EXPECT_EQ(st.num_seqs, 2);
+  EXPECT_EQ(st.max_blocks_per_seq, 3);
+  EXPECT_EQ(st.max_q_len, 3);
+  EXPECT_EQ(st.max_ctx_len, 10);
+  const int32_t* info = st.seq_info.as<int32_t>();
+  EXPECT_EQ(std::vector<int32_t>(info, info + 6), (std::vector<int32_t>{0, 3, 3, 3, 1, 10}));
+  const int32_t* bt = st.block_tables.as<int32_t>();
+  EXPECT_EQ(std::vector<int32_t>(bt, bt + 6), (std::vector<int32_t>{3, -1, -1, 0, 2, 1}));
+  EXPECT_EQ(st.logit_rows.as<int32_t>()[0], 3);
+
+  StepInput bad = in;
+  bad.logit_rows.push_back(4);
+  EXPECT_THROW(be->upload_step(bad), Error);
+  bad = in;
+  bad.positions.pop_back();
+  EXPECT_THROW(be->upload_step(bad), Error);
+  bad = in;
+  bad.seqs[0].q_len = 2;
+  EXPECT_THROW(be->upload_step(bad), Error);
+}
+
+TEST(CpuOps, EmbedSiluMulGatherRows) {
+  std::mt19937 g(10);
+  Backends b;
+  const int V = 50, H = 24, T = 4, I = 13;
+  auto table = encode(randn(size_t(V) * H, g), DType::BF16);
+  auto gu = randn(size_t(T) * 2 * I, g, 3.f);
+  for (Backend* be : b.all()) {
+    StepInput in;
+    in.add_sequence({7, 0, 49, 7}, 0, {0}, 16, true);
+    in.logit_rows = {2, 0};
+    StepTensors st = be->upload_step(in);
+    Tensor out = be->alloc(DType::F32, {T, H});
+    be->embed(be->upload(table.bytes.data(), DType::BF16, {V, H}, true), st, out);
+    auto e = down(*be, out);
+    for (int t = 0; t < T; ++t)
+      for (int i = 0; i < H; ++i)
+        ASSERT_EQ(e[size_t(t) * H + i], table.values[size_t(in.tokens[size_t(t)]) * H + i]);
+
+    Tensor act = be->alloc(DType::F32, {T, I});
+    be->silu_mul(up(*be, gu, {T, 2 * I}), act);
+    auto s = down(*be, act);
+    for (int t = 0; t < T; ++t)
+      for (int i = 0; i < I; ++i) {
+        const double gt = gu[size_t(t) * 2 * I + i], u = gu[size_t(t) * 2 * I + I + i];
+        const double ref = gt / (1 + std::exp(-gt)) * u;
+        ASSERT_NEAR(s[size_t(t) * I + i], ref, 1e-6 * (std::abs(gt * u) + 1e-30));  // few ulp
+      }
+
+    Tensor sel = be->alloc(DType::F32, {2, H});
+    be->gather_rows(out, st, sel);
+    auto r = down(*be, sel);
+    EXPECT_TRUE(std::equal(r.begin(), r.begin() + H, e.begin() + 2 * H));
+    EXPECT_TRUE(std::equal(r.begin() + H, r.end(), e.begin()));
+
+    StepInput bad;
+    bad.add_sequence({50}, 0, {0}, 16, true);
+    StepTensors bst = be->upload_step(bad);
+    Tensor o1 = be->alloc(DType::F32, {1, H});
+    EXPECT_THROW(be->embed(be->upload(table.bytes.data(), DType::BF16, {V, H}, true), bst, o1),
+                 Error);
+  }
+}
+
+TEST(CpuOps, AllocIsAlignedAndZeroed) {
+  auto be = make_cpu_backend(1);
+  Tensor t = be->alloc(DType::BF16, {3, 5});
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(t.data) % 64, 0u);
+  for (int i = 0; i < 15; ++i) EXPECT_EQ(t.as<uint16_t>()[i], 0);
+  std::vector<float> host{1, 2, 3};
+  Tensor alias = be->upload(host.data(), DType::F32, {3}, true);
+  EXPECT_EQ(alias.data, host.data());
+  Tensor copy = be->upload(host.data(), DType::F32, {3}, false);
+  EXPECT_NE(copy.data, host.data());
+  host[0] = 9;
+  EXPECT_EQ(copy.as<float>()[0], 1.f);
+}
+
+}  // namespace
+}  // namespace ember

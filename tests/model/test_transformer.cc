@@ -1,0 +1,110 @@
+// The forward pass on random models of every architecture (write_random_model): reusing the
+// activation buffers across steps of different sizes changes nothing, and bad wiring is an error.
+#include <cmath>
+#include <filesystem>
+#include <numeric>
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "engine/core/error.h"
+#include "engine/cpu/cpu_backend.h"
+#include "engine/model/generate.h"
+#include "engine/model/random_model.h"
+
+namespace ember {
+namespace {
+
+namespace fs = std::filesystem;
+
+class RandomModelDir {
+ public:
+  explicit RandomModelDir(const RandomModelOptions& o) {
+    dir_ = fs::temp_directory_path() /
+           ("ember-transformer-test-" + std::to_string(getpid()) + "-" +
+            std::string(arch_hf_name(o.arch)) + std::to_string(int(o.dtype)));
+    write_random_model(o, dir_.string());
+  }
+  ~RandomModelDir() { fs::remove_all(dir_); }
+  std::string path() const { return dir_.string(); }
+
+ private:
+  fs::path dir_;
+};
+
+std::vector<float> run(Transformer& t, KvCache& kv, const std::vector<int32_t>& ids, int pos) {
+  StepInput s;
+  std::vector<int32_t> table(16);
+  std::iota(table.begin(), table.end(), 0);
+  s.add_sequence(ids, pos, table, 8, false);
+  s.logit_rows.resize(ids.size());
+  std::iota(s.logit_rows.begin(), s.logit_rows.end(), 0);
+  std::vector<float> logits;
+  t.forward(s, kv, logits);
+  return logits;
+}
+
+std::vector<int32_t> ids_of(int n, int salt) {
+  std::vector<int32_t> v(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) v[size_t(i)] = (i * 31 + salt) % 250;
+  return v;
+}
+
+TEST(Transformer, ScratchReuseAcrossStepSizesKeepsResults) {
+  for (Arch arch : {Arch::Llama, Arch::Qwen2, Arch::Qwen3, Arch::Phi3}) {
+    RandomModelOptions o;
+    o.arch = arch;
+    o.seed = 5;
+    RandomModelDir dir(o);
+    auto be = make_cpu_backend(2);
+    LoadedModel shared = load_model(dir.path(), *be);
+    for (int n : {20, 3, 50, 1, 20}) {
+      // A fresh model (fresh buffers) versus the one that has seen other step sizes.
+      LoadedModel fresh = load_model(dir.path(), *be);
+      KvCache a = be->alloc_kv_cache(shared.model->kv_spec(16, 8));
+      KvCache b = be->alloc_kv_cache(fresh.model->kv_spec(16, 8));
+      const auto ids = ids_of(n, n);
+      const auto got = run(*shared.model, a, ids, 0);
+      const auto want = run(*fresh.model, b, ids, 0);
+      ASSERT_EQ(got, want) << arch_hf_name(arch) << " n=" << n;
+      for (float v : got) ASSERT_TRUE(std::isfinite(v));
+    }
+  }
+}
+
+TEST(Transformer, StepWithoutLogitRowsReturnsNoLogitsButFillsTheCache) {
+  RandomModelOptions o;
+  RandomModelDir dir(o);
+  auto be = make_cpu_backend(1);
+  LoadedModel m = load_model(dir.path(), *be);
+  KvCache kv = be->alloc_kv_cache(m.model->kv_spec(16, 8));
+  StepInput s;
+  std::vector<int32_t> table(16);
+  std::iota(table.begin(), table.end(), 0);
+  s.add_sequence(ids_of(9, 1), 0, table, 8, false);
+  std::vector<float> logits{1.f};
+  m.model->forward(s, kv, logits);
+  EXPECT_TRUE(logits.empty());
+  // The next token attends to the 9 cached ones: same logits as a 10-token prefill's last row.
+  const auto step = run(*m.model, kv, {7}, 9);
+  KvCache kv2 = be->alloc_kv_cache(m.model->kv_spec(16, 8));
+  auto all = ids_of(9, 1);
+  all.push_back(7);
+  const auto full = run(*m.model, kv2, all, 0);
+  const size_t V = size_t(m.cfg.vocab_size);
+  for (size_t i = 0; i < V; ++i) EXPECT_NEAR(step[i], full[9 * V + i], 1e-5);
+}
+
+TEST(Transformer, RejectsWeightsThatDoNotMatchTheConfig) {
+  RandomModelOptions o;
+  RandomModelDir dir(o);
+  auto be = make_cpu_backend(1);
+  LoadedModel m = load_model(dir.path(), *be);
+  ModelConfig cfg = m.cfg;
+  cfg.num_layers += 1;
+  ModelWeights w = load_weights(m.cfg, m.files, *be);
+  EXPECT_THROW(Transformer t(cfg, *be, std::move(w)), Error);
+}
+
+}  // namespace
+}  // namespace ember
