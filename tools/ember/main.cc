@@ -11,6 +11,8 @@ int main(int argc, char** argv) {
   CLI::App app{"ember: a single-binary LLM inference engine for Bittensor text-prompting miners"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "ember 0.1.0");
+  ember::cli::add_bench_command(app);
+  ember::cli::add_chat_command(app);
   ember::cli::add_generate_command(app);
   ember::cli::add_inspect_command(app);
   ember::cli::add_key_command(app);

@@ -1,0 +1,275 @@
+#include "engine/serve/sampler.h"
+
+#include <sys/random.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <unordered_map>
+
+#include "engine/core/error.h"
+#include "engine/serve/philox.h"
+
+namespace ember {
+
+namespace {
+
+bool by_prob_desc(const Candidate& a, const Candidate& b) {
+  return a.p != b.p ? a.p > b.p : a.id < b.id;
+}
+
+float max_of(std::span<const float> x) {
+  float m = -INFINITY;
+  for (float v : x) m = std::max(m, v);
+  return m;
+}
+
+}  // namespace
+
+void apply_logit_bias(std::span<float> logits, const std::map<int32_t, float>& bias) {
+  for (const auto& [id, b] : bias)
+    if (id >= 0 && size_t(id) < logits.size()) logits[id] += b;
+}
+
+void apply_penalties(std::span<float> logits, const SamplingParams& p,
+                     std::span<const int32_t> prompt, std::span<const int32_t> output) {
+  const auto in_range = [&](int32_t id) { return id >= 0 && size_t(id) < logits.size(); };
+  if (p.repetition_penalty != 1.f) {
+    std::vector<bool> seen(logits.size(), false);
+    for (auto part : {prompt, output})
+      for (int32_t id : part)
+        if (in_range(id)) seen[id] = true;
+    for (size_t i = 0; i < logits.size(); ++i) {
+      if (!seen[i]) continue;
+      logits[i] = logits[i] > 0 ? logits[i] / p.repetition_penalty
+                                : logits[i] * p.repetition_penalty;
+    }
+  }
+  if (p.presence_penalty != 0.f || p.frequency_penalty != 0.f) {
+    std::unordered_map<int32_t, int> count;
+    for (int32_t id : output)
+      if (in_range(id)) ++count[id];
+    for (const auto& [id, n] : count)
+      logits[id] -= p.presence_penalty + p.frequency_penalty * float(n);
+  }
+}
+
+double entropy_at_temperature(std::span<const float> logits, double temperature) {
+  const double m = max_of(logits);
+  double z = 0, s = 0;  // z = sum e^x, s = sum x e^x, with x = (l - m) / T
+  for (float l : logits) {
+    if (!std::isfinite(l)) continue;
+    const double x = (double(l) - m) / temperature;
+    const double e = std::exp(x);
+    z += e;
+    s += x * e;
+  }
+  return std::log(z) - s / z;  // H = -sum p log p = log z - E[x]
+}
+
+float temperature_for_entropy(std::span<const float> logits, float target) {
+  double lo = std::log(0.05), hi = std::log(20.0);
+  if (entropy_at_temperature(logits, std::exp(hi)) <= target) return 20.f;
+  if (entropy_at_temperature(logits, std::exp(lo)) >= target) return 0.05f;
+  for (int i = 0; i < 30; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    if (entropy_at_temperature(logits, std::exp(mid)) < target)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return float(std::exp(0.5 * (lo + hi)));
+}
+
+namespace {
+// Keeps the k highest-ranked candidates (p desc, id asc). Large k: O(n), selecting on a copy
+// and filtering by the boundary element, which leaves the survivors in their order.
+void keep_top(Candidates& c, size_t k) {
+  if (k >= c.size()) return;
+  if (k <= 256) {  // small k: a partial sort is cheaper, and leaves the survivors ranked
+    std::partial_sort(c.begin(), c.begin() + k, c.end(), by_prob_desc);
+    c.resize(k);
+    return;
+  }
+  Candidates sel = c;
+  std::nth_element(sel.begin(), sel.begin() + (k - 1), sel.end(), by_prob_desc);
+  const Candidate boundary = sel[k - 1];
+  std::erase_if(c, [&](const Candidate& x) { return by_prob_desc(boundary, x); });
+}
+
+void rank(Candidates& c) {
+  if (!std::is_sorted(c.begin(), c.end(), by_prob_desc)) std::sort(c.begin(), c.end(), by_prob_desc);
+}
+}  // namespace
+
+Candidates softmax_candidates(std::span<const float> logits, float temperature, int top_k) {
+  const float m = max_of(logits);
+  Candidates c;
+  c.reserve(logits.size());
+  double z = 0;
+  const float inv_t = 1.f / temperature;
+  for (size_t i = 0; i < logits.size(); ++i) {
+    if (!std::isfinite(logits[i])) continue;
+    const float e = std::exp((logits[i] - m) * inv_t);
+    if (e > 0.f) {
+      c.push_back({int32_t(i), e});
+      z += e;
+    }
+  }
+  const float inv_z = float(1.0 / z);
+  for (auto& x : c) x.p *= inv_z;
+  if (top_k > 0 && size_t(top_k) < c.size()) {
+    keep_top(c, size_t(top_k));
+    renormalize(c);
+  }
+  return c;
+}
+
+void renormalize(Candidates& c) {
+  double z = 0;
+  for (const auto& x : c) z += x.p;
+  if (z > 0)
+    for (auto& x : c) x.p = float(x.p / z);
+}
+
+
+void top_k_filter(Candidates& c, int k) {
+  if (k > 0 && size_t(k) < c.size()) {
+    keep_top(c, size_t(k));
+    renormalize(c);
+  }
+}
+
+void top_p_filter(Candidates& c, float top_p) {
+  if (top_p >= 1.f || c.empty()) return;
+  // Smallest k whose top-k mass reaches top_p, by a quickselect that halves the range holding
+  // the cut: O(n) expected, where sorting would be O(n log n) and a flat distribution keeps most
+  // of the vocabulary.
+  Candidates sel = c;
+  size_t lo = 0, hi = sel.size();  // the answer k is in (lo, hi]
+  double above = 0;                // mass of the top lo
+  while (hi - lo > 1) {
+    const size_t mid = lo + (hi - lo) / 2;
+    std::nth_element(sel.begin() + lo, sel.begin() + mid, sel.begin() + hi, by_prob_desc);
+    double m = above;
+    for (size_t i = lo; i < mid; ++i) m += sel[i].p;
+    if (m >= top_p) {
+      hi = mid;
+    } else {
+      lo = mid;
+      above = m;
+    }
+  }
+  keep_top(c, hi);
+  renormalize(c);
+}
+
+void min_p_filter(Candidates& c, float min_p) {
+  if (min_p <= 0.f || c.empty()) return;
+  float p_max = 0;
+  for (const auto& x : c) p_max = std::max(p_max, x.p);
+  const float cut = min_p * p_max;
+  std::erase_if(c, [&](const Candidate& x) { return x.p < cut; });
+  renormalize(c);
+}
+
+void typical_filter(Candidates& c, float typical_p) {
+  if (typical_p >= 1.f || c.size() < 2) return;
+  rank(c);
+  double h = 0;
+  for (const auto& x : c) h -= double(x.p) * std::log(double(x.p));
+  std::vector<std::pair<double, size_t>> order(c.size());
+  for (size_t i = 0; i < c.size(); ++i)
+    order[i] = {std::abs(-std::log(double(c[i].p)) - h), i};
+  std::sort(order.begin(), order.end());  // the index breaks ties, in the ranked order
+  Candidates kept;
+  double cum = 0;
+  for (const auto& [score, i] : order) {
+    kept.push_back(c[i]);
+    cum += c[i].p;
+    if (cum >= typical_p) break;
+  }
+  std::sort(kept.begin(), kept.end(), by_prob_desc);
+  c = std::move(kept);
+  renormalize(c);
+}
+
+bool xtc_filter(Candidates& c, float threshold) {
+  int above = 0;
+  const Candidate* least = nullptr;  // least likely of those above; ties: highest id
+  for (const auto& x : c)
+    if (x.p >= threshold) {
+      ++above;
+      if (!least || x.p < least->p || (x.p == least->p && x.id > least->id)) least = &x;
+    }
+  if (above < 2) return false;
+  const int32_t keep = least->id;
+  std::erase_if(c, [&](const Candidate& x) { return x.p >= threshold && x.id != keep; });
+  renormalize(c);
+  return true;
+}
+
+int32_t draw_from(const Candidates& c, double u) {
+  if (c.empty()) fail("sampler: no candidate token left to draw from");
+  const Candidates* walk = &c;
+  Candidates by_id;
+  if (!std::is_sorted(c.begin(), c.end(), [](auto& a, auto& b) { return a.id < b.id; })) {
+    by_id = c;
+    std::sort(by_id.begin(), by_id.end(), [](auto& a, auto& b) { return a.id < b.id; });
+    walk = &by_id;
+  }
+  double total = 0;
+  for (const auto& x : *walk) total += x.p;
+  const double target = u * total;
+  double cum = 0;
+  for (const auto& x : *walk) {
+    cum += x.p;
+    if (cum > target) return x.id;
+  }
+  return walk->back().id;
+}
+
+int32_t argmax(std::span<const float> logits) {
+  int32_t best = 0;
+  for (size_t i = 1; i < logits.size(); ++i)
+    if (logits[i] > logits[best]) best = int32_t(i);
+  return best;
+}
+
+int32_t sample_next(const SamplingParams& p, uint64_t seed, uint32_t index,
+                    std::span<float> logits, std::span<const int32_t> prompt,
+                    std::span<const int32_t> output) {
+  apply_logit_bias(logits, p.logit_bias);
+  apply_penalties(logits, p, prompt, output);
+  const uint64_t step = output.size();
+  float temperature = p.temperature;
+  if (p.target_entropy > 0)
+    temperature = temperature_for_entropy(logits, p.target_entropy);
+  else if (p.temperature == 0.f)
+    return argmax(logits);
+  Candidates c = softmax_candidates(logits, temperature, p.top_k);
+  top_p_filter(c, p.top_p);
+  min_p_filter(c, p.min_p);
+  typical_filter(c, p.typical_p);
+  if (p.xtc_probability > 0 &&
+      philox_uniform(seed, step, index, DrawPurpose::Xtc) < p.xtc_probability)
+    xtc_filter(c, p.xtc_threshold);
+  return draw_from(c, philox_uniform(seed, step, index, DrawPurpose::Token));
+}
+
+uint64_t fresh_seed() {
+  uint64_t seed = 0;
+  size_t got = 0;
+  auto* bytes = reinterpret_cast<unsigned char*>(&seed);
+  while (got < sizeof seed) {
+    const ssize_t r = getrandom(bytes + got, sizeof seed - got, 0);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      fail("sampler: getrandom failed (errno {})", errno);
+    }
+    got += size_t(r);
+  }
+  return seed;
+}
+
+}  // namespace ember

@@ -1,0 +1,73 @@
+#pragma once
+// The per-request sampler: logits of one sequence -> the next token id. Every transform is a
+// free function so tests can check each one on a known distribution; sample_next() chains them
+// in the order documented in sampling_params.h.
+//
+// Reproducibility: the draw is a pure function of (seed, completion index, step, probabilities).
+// The uniform number comes from Philox4x32-10 keyed by the seed with the step as counter, and
+// the inverse-CDF walk goes over the surviving candidates in ascending id order, so no sort
+// order (or tie) can change the result. A request's tokens therefore do not depend on the batch
+// it ran in, on preemption and recompute, or on the device (the GPU sampler follows the same
+// rule). Walking in id order also means the common case (temperature only) needs no sort.
+#include <cstdint>
+#include <map>
+#include <span>
+#include <vector>
+
+#include "engine/serve/sampling_params.h"
+
+namespace ember {
+
+struct Candidate {
+  int32_t id;
+  float p;
+};
+// Probabilities sum to 1 after each filter. The order is either ascending id or, once a filter
+// that needs a ranking ran, (p descending, id ascending); filters accept both.
+using Candidates = std::vector<Candidate>;
+
+void apply_logit_bias(std::span<float> logits, const std::map<int32_t, float>& bias);
+// Repetition penalty over prompt + output, presence/frequency penalties over output.
+void apply_penalties(std::span<float> logits, const SamplingParams& p,
+                     std::span<const int32_t> prompt, std::span<const int32_t> output);
+
+// Entropy (nats) of softmax(logits / temperature).
+double entropy_at_temperature(std::span<const float> logits, double temperature);
+// The temperature in [0.05, 20] whose softmax has entropy closest to `target` (bisection on
+// log T; the entropy rises monotonically with T).
+float temperature_for_entropy(std::span<const float> logits, float target);
+
+// softmax(logits / temperature) as candidates in id order; tokens whose probability underflows
+// to 0 are left out. With top_k > 0 only the k most likely are kept (ranked, a partial sort).
+Candidates softmax_candidates(std::span<const float> logits, float temperature, int top_k = 0);
+
+void renormalize(Candidates& c);
+void top_k_filter(Candidates& c, int k);
+// Keeps the smallest prefix whose mass is >= top_p.
+void top_p_filter(Candidates& c, float top_p);
+// Keeps tokens with p >= min_p * p_max.
+void min_p_filter(Candidates& c, float min_p);
+// Keeps the tokens whose surprisal is closest to the entropy, smallest such set with mass >=
+// typical_p.
+void typical_filter(Candidates& c, float typical_p);
+// Removes every token with p >= threshold except the least likely of them (ties: the highest
+// id stays) when at least two qualify. Returns whether anything was removed.
+bool xtc_filter(Candidates& c, float threshold);
+
+// Inverse-CDF draw over the candidates in ascending id order; u in [0, 1).
+int32_t draw_from(const Candidates& c, double u);
+
+// argmax with ties to the lowest id.
+int32_t argmax(std::span<const float> logits);
+
+// One full sampling step for completion `index` of a request, at `step` = number of tokens this
+// completion has generated so far. `logits` is consumed as scratch (penalties are applied in
+// place).
+int32_t sample_next(const SamplingParams& p, uint64_t seed, uint32_t index,
+                    std::span<float> logits, std::span<const int32_t> prompt,
+                    std::span<const int32_t> output);
+
+// A fresh seed from the kernel's secure random source (getrandom).
+uint64_t fresh_seed();
+
+}  // namespace ember

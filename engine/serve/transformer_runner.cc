@@ -1,0 +1,51 @@
+#include "engine/serve/transformer_runner.h"
+
+#include <cstring>
+
+#include "engine/core/error.h"
+
+namespace ember {
+
+std::shared_ptr<TransformerRunner> TransformerRunner::open(const std::string& dir,
+                                                           std::unique_ptr<Backend> backend,
+                                                           const RunnerOptions& opts) {
+  if (!backend) fail("model runner: no backend");
+  std::shared_ptr<TransformerRunner> r(new TransformerRunner());
+  r->backend_ = std::move(backend);
+  r->model_ = load_model(dir, *r->backend_);
+  const ModelConfig& cfg = r->model_.cfg;
+  const DType kv_dtype = r->backend_->activation_dtype();
+  const int64_t useful = opts.max_useful_tokens > 0 ? opts.max_useful_tokens : int64_t(1) << 40;
+  const int blocks = kv_blocks_for_budget(cfg, kv_dtype, opts.block_size, opts.kv,
+                                          host_memory_available(), useful);
+  r->kv_ = r->backend_->alloc_kv_cache(r->model_.model->kv_spec(blocks, opts.block_size));
+  return r;
+}
+
+std::string TransformerRunner::name() const { return backend_->name(); }
+
+std::vector<int32_t> TransformerRunner::eos_token_ids() const {
+  return {model_.cfg.eos_token_ids.begin(), model_.cfg.eos_token_ids.end()};
+}
+
+void TransformerRunner::copy_blocks(std::span<const BlockCopy> copies) {
+  // The KV pools of the CPU backend are host memory: [blocks, block_size, kv_heads, head_dim].
+  // A device backend needs a copy op in the Backend interface (not there yet).
+  if (backend_->activation_dtype() != DType::F32 || backend_->name().rfind("cpu", 0) != 0)
+    fail("model runner: copy-on-write of KV blocks is only implemented for the CPU backend");
+  const auto& s = kv_.spec;
+  const size_t block_bytes = size_t(s.block_size) * s.num_kv_heads * s.head_dim * dtype_size(s.dtype);
+  for (int l = 0; l < s.num_layers; ++l)
+    for (Tensor* pool : {&kv_.k[size_t(l)], &kv_.v[size_t(l)]}) {
+      auto* base = static_cast<uint8_t*>(pool->data);
+      for (const auto& c : copies)
+        std::memcpy(base + size_t(c.dst) * block_bytes, base + size_t(c.src) * block_bytes,
+                    block_bytes);
+    }
+}
+
+void TransformerRunner::forward(const StepInput& step, std::vector<float>& logits) {
+  model_.model->forward(step, kv_, logits);
+}
+
+}  // namespace ember

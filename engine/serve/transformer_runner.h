@@ -1,0 +1,47 @@
+#pragma once
+// The ModelRunner over the real Transformer: owns the backend, the loaded model and the KV
+// pools (one K and one V pool per layer, sized by a memory budget).
+#include <memory>
+#include <string>
+
+#include "engine/model/backend.h"
+#include "engine/model/generate.h"
+#include "engine/serve/kv_budget.h"
+#include "engine/serve/model_runner.h"
+
+namespace ember {
+
+struct RunnerOptions {
+  KvBudget kv;
+  int block_size = 16;
+  // Upper bound on tokens worth caching (e.g. max_num_seqs * max context); 0: no bound.
+  int64_t max_useful_tokens = 0;
+};
+
+class TransformerRunner : public ModelRunner {
+ public:
+  // Loads DIR onto `backend` and allocates the KV cache.
+  static std::shared_ptr<TransformerRunner> open(const std::string& dir,
+                                                 std::unique_ptr<Backend> backend,
+                                                 const RunnerOptions& opts);
+
+  std::string name() const override;
+  int vocab_size() const override { return model_.cfg.vocab_size; }
+  int max_context() const override { return model_.cfg.max_position_embeddings; }
+  std::vector<int32_t> eos_token_ids() const override;
+  int num_kv_blocks() const override { return kv_.spec.num_blocks; }
+  int kv_block_size() const override { return kv_.spec.block_size; }
+  void copy_blocks(std::span<const BlockCopy> copies) override;
+  void forward(const StepInput& step, std::vector<float>& logits) override;
+
+  const ModelConfig& config() const { return model_.cfg; }
+  size_t kv_bytes() const { return kv_.spec.bytes(); }
+
+ private:
+  TransformerRunner() = default;
+  std::unique_ptr<Backend> backend_;
+  LoadedModel model_;
+  KvCache kv_;
+};
+
+}  // namespace ember

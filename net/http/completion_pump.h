@@ -1,0 +1,30 @@
+#pragma once
+// Pulls a CompletionStream to its end for a handler: text goes to a sink in whole UTF-8
+// characters, the stream is cancelled when the client goes away, and waiting stops at a hard
+// deadline even if the service overruns its own.
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "net/completion_service.h"
+#include "net/http/server.h"
+
+namespace ember::net::http {
+
+struct PumpResult {
+  FinishReason finish = FinishReason::kNone;
+  CompletionUsage usage;
+  std::string error;         // when finish == kError
+  bool overran = false;      // the hard deadline passed before the stream ended (cancelled)
+  bool client_gone = false;
+  size_t bytes = 0;          // text bytes passed to the sink
+};
+
+// `sink` returns false to stop early (the stream is then cancelled).
+PumpResult pump_completion(const std::shared_ptr<CompletionStream>& stream, ResponseWriter& w,
+                           std::chrono::steady_clock::time_point hard_deadline,
+                           const std::function<bool(std::string_view)>& sink);
+
+}  // namespace ember::net::http

@@ -1,0 +1,139 @@
+// GPU token selection against the serve sampler (engine/serve/sampler.h) on the same logits:
+// argmax ids and sampled ids must be exactly equal. Skips without a GPU.
+#include <algorithm>
+#include <random>
+
+#include "engine/core/error.h"
+#include "engine/serve/sampler.h"
+#include "tests/kernels/gpu_test_util.h"
+
+namespace ember {
+namespace {
+
+using test::put;
+using test::rand_bf16;
+
+std::vector<int32_t> get_ids(Backend& be, const Tensor& t) {
+  std::vector<int32_t> v(size_t(t.numel()));
+  be.download(t, v.data());
+  return v;
+}
+
+Tensor poisoned_ids(Backend& be, int n) {
+  std::vector<int32_t> v(size_t(n), -7);
+  return be.upload(v.data(), DType::I32, {n}, false);
+}
+
+TEST(CudaSampling, ArgmaxMatchesHostWithTiesToLowestId) {
+  EMBER_REQUIRE_GPU();
+  const uint32_t seed = test::fresh_seed();
+  SCOPED_TRACE(seed);
+  std::mt19937 g(seed);
+  auto gpu = test::make_gpu(DType::BF16);
+  for (int vocab : {512, 32000, 151936}) {
+    for (int rows : {1, 5, 64}) {
+      for (DType dt : {DType::F32, DType::BF16}) {
+        SCOPED_TRACE("vocab=" + std::to_string(vocab) + " rows=" + std::to_string(rows));
+        auto logits = rand_bf16(size_t(rows) * vocab, g, 3.f);
+        std::uniform_int_distribution<int> pick(0, vocab - 1);
+        for (int r = 0; r < rows; r += 2) {  // a tie for the maximum in every other row
+          float* row = logits.data() + size_t(r) * vocab;
+          const float mx = *std::max_element(row, row + vocab);
+          const int a = pick(g), b = pick(g);
+          row[a] = row[b] = mx + 1.f;
+        }
+        Tensor lg = put(*gpu, logits, dt, {rows, vocab});
+        Tensor ids = poisoned_ids(*gpu, rows);
+        gpu->argmax(lg, ids);
+        const auto got = get_ids(*gpu, ids);
+        for (int r = 0; r < rows; ++r)
+          EXPECT_EQ(got[size_t(r)],
+                    argmax(std::span<const float>(logits.data() + size_t(r) * vocab, size_t(vocab))))
+              << "row " << r;
+      }
+    }
+  }
+}
+
+TEST(CudaSampling, SampleMatchesServeSampler) {
+  EMBER_REQUIRE_GPU();
+  const uint32_t seed = test::fresh_seed();
+  SCOPED_TRACE(seed);
+  std::mt19937_64 g(seed);
+  auto gpu = test::make_gpu(DType::BF16);
+  const float temps[] = {0.f, 0.3f, 0.7f, 1.f, 1.5f};
+  const int top_ks[] = {0, 1, 5, 50};
+  const float top_ps[] = {1.f, 0.9f, 0.5f};
+  for (int vocab : {1000, 32000}) {
+    for (int round = 0; round < 4; ++round) {
+      const int rows = 48;
+      std::mt19937 gf{uint32_t(g())};
+      auto logits = rand_bf16(size_t(rows) * vocab, gf, 2.f);
+      std::vector<GpuSamplingParams> params(static_cast<size_t>(rows));
+      for (auto& p : params) {
+        p.temperature = temps[g() % 5];
+        p.top_k = top_ks[g() % 4];
+        p.top_p = top_ps[g() % 3];
+        p.seed = g();
+        p.step = g() % 40;
+        p.index = uint32_t(g() % 3);
+      }
+      for (DType dt : {DType::F32, DType::BF16}) {
+        Tensor lg = put(*gpu, logits, dt, {rows, vocab});
+        Tensor ids = poisoned_ids(*gpu, rows);
+        gpu->sample(lg, params, ids);
+        const auto got = get_ids(*gpu, ids);
+        for (int r = 0; r < rows; ++r) {
+          const auto& p = params[size_t(r)];
+          SamplingParams sp;
+          sp.temperature = p.temperature;
+          sp.top_k = p.top_k;
+          sp.top_p = p.top_p;
+          std::vector<float> row(logits.begin() + size_t(r) * vocab,
+                                 logits.begin() + size_t(r + 1) * vocab);
+          const std::vector<int32_t> output(size_t(p.step), 0);  // step = tokens generated
+          const int32_t want = sample_next(sp, p.seed, p.index, row, {}, output);
+          EXPECT_EQ(got[size_t(r)], want)
+              << "vocab=" << vocab << " row " << r << " T=" << p.temperature
+              << " top_k=" << p.top_k << " top_p=" << p.top_p;
+        }
+      }
+    }
+  }
+}
+
+TEST(CudaSampling, DrawDependsOnlyOnSeedAndStep) {
+  EMBER_REQUIRE_GPU();
+  auto gpu = test::make_gpu(DType::BF16);
+  std::mt19937 g(test::fresh_seed());
+  const int vocab = 4096;
+  auto row = rand_bf16(size_t(vocab), g);
+  // The same row and parameters at batch positions 0 and 5 of a batch of otherwise
+  // different rows: the same id.
+  auto batch = rand_bf16(size_t(8) * vocab, g);
+  std::copy(row.begin(), row.end(), batch.begin());
+  std::copy(row.begin(), row.end(), batch.begin() + 5 * vocab);
+  std::vector<GpuSamplingParams> params(8);
+  for (size_t i = 0; i < params.size(); ++i) params[i] = {1.f, 0, 0.95f, 100 + i, 3, 0};
+  params[5] = params[0];
+  Tensor lg = put(*gpu, batch, DType::F32, {8, vocab});
+  Tensor ids = poisoned_ids(*gpu, 8);
+  gpu->sample(lg, params, ids);
+  const auto got = get_ids(*gpu, ids);
+  EXPECT_EQ(got[0], got[5]);
+  // Draws over many steps cover more than one id of a flat distribution.
+  std::vector<float> flat(size_t(vocab), 0.f);
+  std::vector<GpuSamplingParams> steps(32);
+  for (size_t i = 0; i < steps.size(); ++i) steps[i] = {1.f, 0, 1.f, 42, i, 0};
+  std::vector<float> rows32;
+  for (int i = 0; i < 32; ++i) rows32.insert(rows32.end(), flat.begin(), flat.end());
+  Tensor lf = put(*gpu, rows32, DType::F32, {32, vocab});
+  Tensor ids32 = poisoned_ids(*gpu, 32);
+  gpu->sample(lf, steps, ids32);
+  auto s = get_ids(*gpu, ids32);
+  std::sort(s.begin(), s.end());
+  EXPECT_GT(std::unique(s.begin(), s.end()) - s.begin(), 20);
+}
+
+}  // namespace
+}  // namespace ember

@@ -1,0 +1,218 @@
+// `ember bench`: an offline serving workload through the Engine. C closed-loop clients each
+// submit the next prompt of a JSONL file (a "prompt" field per line) as a chat message and read
+// its stream; reports throughput, TTFT and inter-token latency percentiles, KV-cache use and the
+// prefix-cache hit rate, and with --json writes them as one JSON object.
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include <simdjson.h>
+
+#include "engine/core/error.h"
+#include "engine/cpu/cpu_backend.h"
+#include "engine/model/json_write.h"
+#include "engine/serve/chat_codec.h"
+#include "engine/serve/engine.h"
+#include "engine/serve/transformer_runner.h"
+#include "tools/ember/commands.h"
+
+namespace ember::cli {
+
+namespace {
+
+struct BenchArgs {
+  std::string model, prompts, json_out;
+  int concurrency = 1, requests = 64, max_tokens = 128, threads = 0;
+  int max_prompt_tokens = 1024, max_batched_tokens = 512, block_size = 16;
+  double kv_cache_gb = 0;
+  float temperature = 0.8f;
+  uint64_t seed = 1;
+  bool ignore_eos = false;
+};
+
+std::vector<std::string> load_prompts(const std::string& path, size_t want) {
+  std::ifstream f(path);
+  if (!f) fail("--prompts: cannot open {}", path);
+  std::vector<std::string> out;
+  simdjson::dom::parser parser;
+  std::string line;
+  for (int lineno = 1; std::getline(f, line) && out.size() < want; ++lineno) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    simdjson::dom::element doc;
+    if (parser.parse(line).get(doc))
+      fail("{}:{}: not valid JSON", path, lineno);
+    std::string_view prompt;
+    if (doc["prompt"].get_string().get(prompt))
+      fail("{}:{}: no string field \"prompt\"", path, lineno);
+    out.emplace_back(prompt);
+  }
+  if (out.empty()) fail("--prompts: {} holds no prompts", path);
+  return out;
+}
+
+struct Percentiles {
+  double p50 = 0, p90 = 0, p99 = 0;
+};
+
+Percentiles percentiles(std::vector<double> v) {
+  if (v.empty()) return {};
+  std::sort(v.begin(), v.end());
+  auto at = [&](double q) { return v[std::min(v.size() - 1, size_t(q * double(v.size() - 1) + 0.5))]; };
+  return {at(0.5), at(0.9), at(0.99)};
+}
+
+std::string pjson(const Percentiles& p) {
+  return fmt::format("{{\"p50\": {:.3f}, \"p90\": {:.3f}, \"p99\": {:.3f}}}", p.p50, p.p90, p.p99);
+}
+
+void run_bench(const BenchArgs& a) {
+  if (a.concurrency < 1) fail("--concurrency {} must be >= 1", a.concurrency);
+  if (a.requests < 1) fail("--requests {} must be >= 1", a.requests);
+  if (a.max_tokens < 1) fail("--max-tokens {} must be >= 1", a.max_tokens);
+  auto codec = ChatCodec::from_model_dir(a.model);
+  if (!codec) fail("bench: {} has no tokenizer.json; the prompts are text", a.model);
+  const auto texts = load_prompts(a.prompts, size_t(a.requests));
+
+  RunnerOptions ro;
+  ro.block_size = a.block_size;
+  if (a.kv_cache_gb > 0) ro.kv.gib = a.kv_cache_gb;
+  ro.max_useful_tokens = int64_t(a.concurrency) * (a.max_prompt_tokens + a.max_tokens + a.block_size);
+  CpuBackendOptions bo;
+  bo.threads = a.threads;
+  auto runner = TransformerRunner::open(a.model, make_cpu_backend(bo), ro);
+
+  // Tokenize up front so the timed part measures serving only; prompts are cut to fit.
+  const int max_prompt =
+      std::min(a.max_prompt_tokens, runner->max_context() - a.max_tokens - 1);
+  if (max_prompt < 1) fail("bench: --max-tokens {} leaves no room for a prompt", a.max_tokens);
+  std::vector<std::vector<int32_t>> prompts;
+  for (int i = 0; i < a.requests; ++i) {
+    auto ids = codec->encode_chat({{"user", texts[size_t(i) % texts.size()]}});
+    if (int(ids.size()) > max_prompt) ids.resize(size_t(max_prompt));
+    prompts.push_back(std::move(ids));
+  }
+
+  EngineConfig cfg;
+  cfg.max_num_seqs = std::max(a.concurrency, 1);
+  cfg.max_batched_tokens = a.max_batched_tokens;
+  Engine engine(runner, cfg, codec);
+  auto make_request = [&](int i) {
+    ChatRequest r;
+    r.prompt_ids = prompts[size_t(i)];
+    r.sampling.max_tokens = a.max_tokens;
+    r.sampling.temperature = a.temperature;
+    r.sampling.seed = a.seed + uint64_t(i);
+    r.sampling.ignore_eos = a.ignore_eos;
+    return r;
+  };
+  {  // warm-up: page in the weights and size the scratch buffers
+    auto w = make_request(0);
+    w.sampling.max_tokens = 2;
+    engine.submit(w).wait();
+  }
+  const auto warm = engine.wait_idle();
+
+  std::mutex mu;
+  std::vector<double> ttft_ms, itl_ms;
+  int64_t out_tokens = 0, in_tokens = 0, errors = 0;
+  std::atomic<int> next{0};
+  const auto t0 = Clock::now();
+  std::vector<std::thread> clients;
+  for (int c = 0; c < a.concurrency; ++c)
+    clients.emplace_back([&] {
+      for (int i; (i = next++) < a.requests;) {
+        const auto start = Clock::now();
+        auto h = engine.submit(make_request(i));
+        std::optional<Clock::time_point> last;
+        std::vector<double> itl;
+        double ttft = -1;
+        int64_t n = 0;
+        bool err = false;
+        while (auto e = h.next()) {
+          if (e->finish && *e->finish == FinishReason::Error) err = true;
+          if (e->tokens.empty()) continue;
+          n += int64_t(e->tokens.size());
+          if (!last) ttft = std::chrono::duration<double, std::milli>(e->time - start).count();
+          else itl.push_back(std::chrono::duration<double, std::milli>(e->time - *last).count());
+          last = e->time;
+        }
+        std::lock_guard lock(mu);
+        if (err) ++errors;
+        if (ttft >= 0) ttft_ms.push_back(ttft);
+        itl_ms.insert(itl_ms.end(), itl.begin(), itl.end());
+        out_tokens += n;
+        in_tokens += int64_t(prompts[size_t(i)].size());
+      }
+    });
+  for (auto& t : clients) t.join();
+  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  const auto st = engine.wait_idle();
+  if (errors) fail("bench: {} of {} requests ended with an error", errors, a.requests);
+
+  const auto ttft = percentiles(ttft_ms), itl = percentiles(itl_ms);
+  const double rps = a.requests / secs, otps = double(out_tokens) / secs,
+               ttps = double(out_tokens + in_tokens) / secs;
+  const double kv_peak = double(st.kv_blocks_peak) / std::max(1, st.kv_blocks_total);
+  const int64_t queried = st.prefix_queried_tokens - warm.prefix_queried_tokens;
+  const double hit_rate =
+      queried > 0 ? double(st.prefix_hit_tokens - warm.prefix_hit_tokens) / double(queried) : 0;
+
+  std::printf("model            %s (%s)\n", a.model.c_str(), runner->name().c_str());
+  std::printf("requests         %d at concurrency %d, max_tokens %d, %.2f s\n", a.requests,
+              a.concurrency, a.max_tokens, secs);
+  std::printf("tokens           %lld prompt, %lld output\n", (long long)in_tokens,
+              (long long)out_tokens);
+  std::printf("throughput       %.3f req/s, %.1f output tok/s, %.1f total tok/s\n", rps, otps, ttps);
+  std::printf("TTFT ms          p50 %.1f  p90 %.1f  p99 %.1f\n", ttft.p50, ttft.p90, ttft.p99);
+  std::printf("ITL ms           p50 %.1f  p90 %.1f  p99 %.1f\n", itl.p50, itl.p90, itl.p99);
+  std::printf("KV cache         peak %.1f%% of %d blocks of %d tokens; %lld preemptions\n",
+              100 * kv_peak, st.kv_blocks_total, a.block_size, (long long)st.preemptions);
+  std::printf("prefix cache     %.1f%% of prompt tokens reused\n", 100 * hit_rate);
+
+  if (!a.json_out.empty()) {
+    const std::string j = fmt::format(
+        "{{\"model\": {}, \"backend\": {}, \"prompts\": {}, \"concurrency\": {}, "
+        "\"requests\": {}, \"max_tokens\": {}, \"temperature\": {}, \"ignore_eos\": {}, "
+        "\"max_batched_tokens\": {}, \"block_size\": {}, \"kv_cache_blocks\": {}, "
+        "\"duration_s\": {:.4f}, \"prompt_tokens\": {}, \"output_tokens\": {}, "
+        "\"requests_per_s\": {:.4f}, \"output_tokens_per_s\": {:.3f}, "
+        "\"total_tokens_per_s\": {:.3f}, \"ttft_ms\": {}, \"itl_ms\": {}, "
+        "\"kv_cache_peak_fraction\": {:.4f}, \"prefix_cache_hit_rate\": {:.4f}, "
+        "\"preemptions\": {}}}\n",
+        json::quote(a.model), json::quote(runner->name()), json::quote(a.prompts), a.concurrency,
+        a.requests, a.max_tokens, a.temperature, a.ignore_eos, a.max_batched_tokens,
+        a.block_size, st.kv_blocks_total, secs, in_tokens, out_tokens, rps, otps, ttps,
+        pjson(ttft), pjson(itl), kv_peak, hit_rate, st.preemptions);
+    std::ofstream f(a.json_out);
+    if (!(f << j)) fail("--json: cannot write {}", a.json_out);
+  }
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  auto a = std::make_shared<BenchArgs>();
+  auto* cmd = app.add_subcommand("bench", "Offline serving benchmark through the engine");
+  cmd->add_option("--model", a->model, "Model folder")->required();
+  cmd->add_option("--prompts", a->prompts, "JSONL file with a \"prompt\" field per line")
+      ->required();
+  cmd->add_option("--concurrency", a->concurrency, "Requests in flight")->capture_default_str();
+  cmd->add_option("--requests", a->requests, "Requests to run")->capture_default_str();
+  cmd->add_option("--max-tokens", a->max_tokens, "Output tokens per request")->capture_default_str();
+  cmd->add_option("--json", a->json_out, "Write the results as one JSON object to this file");
+  cmd->add_option("--kv-cache-gb", a->kv_cache_gb, "KV cache budget (default: half the free memory)");
+  cmd->add_option("--threads", a->threads, "CPU threads (0: all)")->capture_default_str();
+  cmd->add_option("--max-prompt-tokens", a->max_prompt_tokens, "Prompts are cut to this length")
+      ->capture_default_str();
+  cmd->add_option("--max-batched-tokens", a->max_batched_tokens, "Token budget of one step")
+      ->capture_default_str();
+  cmd->add_option("--temperature", a->temperature, "Sampling temperature")->capture_default_str();
+  cmd->add_option("--seed", a->seed, "Request i uses seed + i")->capture_default_str();
+  cmd->add_flag("--ignore-eos", a->ignore_eos, "Always generate --max-tokens tokens");
+  cmd->callback([a] { run_bench(*a); });
+}
+
+}  // namespace ember::cli

@@ -1,0 +1,102 @@
+// `ember chat`: an interactive, multi-turn conversation through the Engine, with the model's
+// own chat template. Each reply streams as it is generated; /reset starts over, /exit (or end
+// of input) quits.
+#include <cstdio>
+#include <iostream>
+
+#include "engine/core/error.h"
+#include "engine/cpu/cpu_backend.h"
+#include "engine/serve/chat_codec.h"
+#include "engine/serve/engine.h"
+#include "engine/serve/transformer_runner.h"
+#include "tools/ember/commands.h"
+
+namespace ember::cli {
+
+namespace {
+
+struct ChatArgs {
+  std::string model, system;
+  int max_tokens = 512, threads = 0;
+  double kv_cache_gb = 0;
+  SamplingParams sampling;
+  uint64_t seed = 0;
+  bool seeded = false;
+};
+
+void run_chat(const ChatArgs& a) {
+  auto codec = ChatCodec::from_model_dir(a.model);
+  if (!codec) fail("chat: {} has no tokenizer.json", a.model);
+  RunnerOptions ro;
+  if (a.kv_cache_gb > 0) ro.kv.gib = a.kv_cache_gb;
+  ro.max_useful_tokens = 1 << 16;
+  CpuBackendOptions bo;
+  bo.threads = a.threads;
+  Engine engine(TransformerRunner::open(a.model, make_cpu_backend(bo), ro), EngineConfig{}, codec);
+  SamplingParams sp = a.sampling;
+  sp.max_tokens = a.max_tokens;
+  validate(sp, engine.runner().vocab_size());
+
+  std::vector<ChatMessage> history;
+  if (!a.system.empty()) history.push_back({"system", a.system});
+  const auto initial = history;
+  std::string line;
+  int turn = 0;
+  for (;;) {
+    std::fputs("> ", stdout);
+    std::fflush(stdout);
+    if (!std::getline(std::cin, line) || line == "/exit") break;
+    if (line == "/reset") {
+      history = initial;
+      continue;
+    }
+    if (line.empty()) continue;
+    history.push_back({"user", line});
+    ChatRequest req;
+    req.messages = history;
+    req.sampling = sp;
+    if (a.seeded) req.sampling.seed = a.seed + uint64_t(turn);
+    ++turn;
+    auto h = engine.submit(req);
+    std::string reply;
+    while (auto e = h.next()) {
+      std::fputs(e->text.c_str(), stdout);
+      std::fflush(stdout);
+      reply += e->text;
+      if (e->finish && *e->finish == FinishReason::Error) {
+        std::fprintf(stderr, "\n[error: %s]", e->error.c_str());
+        history.pop_back();
+      } else if (e->finish && *e->finish != FinishReason::Stop) {
+        std::fprintf(stderr, "\n[%s]", std::string(finish_reason_name(*e->finish)).c_str());
+      }
+    }
+    std::fputs("\n", stdout);
+    if (!history.empty() && history.back().role == "user") history.push_back({"assistant", reply});
+  }
+}
+
+}  // namespace
+
+void add_chat_command(CLI::App& app) {
+  auto a = std::make_shared<ChatArgs>();
+  auto* cmd = app.add_subcommand("chat", "Interactive multi-turn chat with a model");
+  cmd->add_option("--model", a->model, "Model folder")->required();
+  cmd->add_option("--system", a->system, "System prompt");
+  cmd->add_option("--max-tokens", a->max_tokens, "Reply length limit")->capture_default_str();
+  cmd->add_option("--temperature", a->sampling.temperature, "0: greedy")->capture_default_str();
+  cmd->add_option("--top-p", a->sampling.top_p)->capture_default_str();
+  cmd->add_option("--top-k", a->sampling.top_k)->capture_default_str();
+  cmd->add_option("--min-p", a->sampling.min_p)->capture_default_str();
+  cmd->add_option("--repetition-penalty", a->sampling.repetition_penalty)->capture_default_str();
+  cmd->add_option("--xtc-probability", a->sampling.xtc_probability)->capture_default_str();
+  cmd->add_option("--xtc-threshold", a->sampling.xtc_threshold)->capture_default_str();
+  cmd->add_option("--target-entropy", a->sampling.target_entropy, "nats; 0: off")
+      ->capture_default_str();
+  cmd->add_option("--seed", a->seed, "Reproducible replies (turn i uses seed + i)")
+      ->each([a](const std::string&) { a->seeded = true; });
+  cmd->add_option("--kv-cache-gb", a->kv_cache_gb, "KV cache budget (default: half the free memory)");
+  cmd->add_option("--threads", a->threads, "CPU threads (0: all)")->capture_default_str();
+  cmd->callback([a] { run_chat(*a); });
+}
+
+}  // namespace ember::cli
