@@ -1,5 +1,9 @@
 #pragma once
 // Helpers shared by the tests: where the shared assets are, and skipping when they are absent.
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -22,6 +26,29 @@ inline std::string source_dir() { return EMBER_SOURCE_DIR; }
 inline std::string python() {
   if (const char* e = std::getenv("EMBER_PYTHON")) return e;
   return std::string(EMBER_SOURCE_DIR) + "/.venv/bin/python";
+}
+
+struct CommandResult {
+  int code = -1;    // exit status; -1 when the command did not exit normally
+  std::string out;  // what it printed (stderr too when the command line redirects it)
+};
+
+// Runs a shell command line and collects its standard output.
+inline CommandResult run_command(const std::string& cmd) {
+  CommandResult r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+// Runs the ember binary with ARGS (a shell-quoted string), stdout and stderr together.
+inline CommandResult run_ember(const std::string& args) {
+  return run_command(ember_binary() + " " + args + " 2>&1");
 }
 
 }  // namespace ember::test

@@ -161,7 +161,9 @@ TEST(Engine, NCompletionsStreamWithTheirIndex) {
 }
 
 TEST(Engine, ShutdownEndsOutstandingRequests) {
-  auto model = std::make_shared<FakeModel>(48, 64, 4);
+  // Room for a million tokens: the request must still be running when the engine goes away,
+  // not finished by filling the cache (which would end it with `length`).
+  auto model = std::make_shared<FakeModel>(48, 1 << 16, 16, 1 << 20);
   RequestHandle h;
   {
     Engine engine(model);

@@ -1,15 +1,16 @@
-// `ember generate`: one prompt, one sequence, on the CPU backend, streamed as it is produced.
-// A simple loop (engine/model/generate.h) until the serving engine's scheduler lands.
+// `ember generate`: one prompt through the Engine (the same scheduler, sampler and KV cache that
+// serve validators), streamed as it is produced. A text prompt goes through the model's own chat
+// template as one user message unless --raw is given.
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <memory>
 #include <sstream>
 
 #include "engine/core/error.h"
 #include "engine/cpu/cpu_backend.h"
-#include "engine/model/generate.h"
-#include "engine/text/tokenizer.h"
+#include "engine/serve/chat_codec.h"
+#include "engine/serve/engine.h"
+#include "engine/serve/transformer_runner.h"
 #include "tools/ember/commands.h"
 
 namespace ember::cli {
@@ -23,6 +24,7 @@ struct GenerateArgs {
   int max_tokens = 128;
   float temperature = 0.f;
   uint64_t seed = 0;
+  bool seeded = false;
   bool raw = false;
   bool print_ids = false;
   int threads = 0;
@@ -49,86 +51,89 @@ std::vector<int32_t> parse_ids(const std::string& s) {
 }
 
 void run_generate(const GenerateArgs& a) {
-  if (!a.prompt.empty() && !a.prompt_ids.empty())
-    fail("generate: give --prompt or --prompt-ids, not both");
-  if (a.max_tokens < 0) fail("generate: --max-tokens {} must be >= 0", a.max_tokens);
+  if (a.max_tokens < 1) fail("generate: --max-tokens {} must be >= 1", a.max_tokens);
   if (a.temperature < 0) fail("generate: --temperature {} must be >= 0", a.temperature);
 
-  std::optional<Tokenizer> tok;
-  if (std::filesystem::exists(std::filesystem::path(a.model) / "tokenizer.json"))
-    tok = Tokenizer::load(a.model);
-  if (!a.prompt.empty() && !tok)
+  auto codec = ChatCodec::from_model_dir(a.model);
+  if (!a.prompt.empty() && !codec)
     fail("generate: text prompts need the tokenizer, and {} has no tokenizer.json; use "
          "--prompt-ids",
          a.model);
 
-  auto backend = make_cpu_backend(a.threads);
-  LoadedModel m = load_model(a.model, *backend);
+  CpuBackendOptions bo;
+  bo.threads = a.threads;
+  RunnerOptions ro;
+  // One sequence: a KV cache for the model's whole context is plenty.
+  ro.max_useful_tokens = 1 << 16;
+  auto runner = TransformerRunner::open(a.model, make_cpu_backend(bo), ro);
+  const std::string runner_name = runner->name();
+  const int bos = runner->config().bos_token_id;
+  Engine engine(std::move(runner), EngineConfig{}, codec);
 
-  std::vector<int32_t> prompt;
+  ChatRequest req;
   if (!a.prompt_ids.empty()) {
-    prompt = parse_ids(a.prompt_ids);
+    req.prompt_ids = parse_ids(a.prompt_ids);
+  } else if (!a.prompt.empty() && a.raw) {
+    req.prompt_ids = codec->tokenizer().encode(a.prompt, EncodeOptions{true, false});
   } else if (!a.prompt.empty()) {
-    // The text goes in as written (no chat template is applied by this command yet).
-    prompt = tok->encode(a.prompt, EncodeOptions{true, false});
+    req.messages = {{"user", a.prompt}};
   } else {
-    if (m.cfg.bos_token_id < 0) fail("generate: the model has no bos_token_id; give a prompt");
-    prompt = {m.cfg.bos_token_id};
+    if (bos < 0) fail("generate: the model has no bos_token_id; give a prompt");
+    req.prompt_ids = {bos};
   }
-  if (prompt.empty()) fail("generate: the prompt encodes to no tokens");
+  req.sampling.max_tokens = a.max_tokens;
+  req.sampling.temperature = a.temperature;
+  if (a.seeded) req.sampling.seed = a.seed;
 
-  GenerateOptions o;
-  o.max_tokens = a.max_tokens;
-  o.temperature = a.temperature;
-  o.seed = a.seed;
-  o.stop_ids = m.cfg.eos_token_ids;
-  if (tok)
-    for (int32_t id : tok->eos_ids()) o.stop_ids.push_back(id);
-
-  std::unique_ptr<StreamDecoder> dec;
-  if (tok) dec = std::make_unique<StreamDecoder>(*tok, DecodeOptions{true});
-  bool first = true;
   const auto t0 = std::chrono::steady_clock::now();
-  GenerateResult r = generate(*m.model, prompt, o, [&](int32_t id) {
-    if (dec) {
-      std::fputs(dec->push(id).c_str(), stdout);
+  auto h = engine.submit(std::move(req));
+  std::vector<int32_t> ids;
+  FinishReason why = FinishReason::Error;
+  std::string error;
+  while (auto e = h.next()) {
+    if (codec) {
+      std::fputs(e->text.c_str(), stdout);
     } else {
-      std::printf(first ? "%d" : " %d", id);
+      for (int32_t id : e->tokens) std::printf(ids.empty() ? "%d" : " %d", id), ids.push_back(id);
     }
-    first = false;
+    if (codec) ids.insert(ids.end(), e->tokens.begin(), e->tokens.end());
     std::fflush(stdout);
-    return true;
-  });
+    if (e->finish) {
+      why = *e->finish;
+      error = e->error;
+    }
+  }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (dec) std::fputs(dec->flush().c_str(), stdout);
   std::printf("\n");
+  if (why == FinishReason::Error) fail("generate: {}", error);
   if (a.print_ids) {
-    for (size_t i = 0; i < r.ids.size(); ++i) std::printf(i ? " %d" : "%d", r.ids[i]);
+    for (size_t i = 0; i < ids.size(); ++i) std::printf(i ? " %d" : "%d", ids[i]);
     std::printf("\n");
   }
-  const char* why = r.finish == GenerateResult::Finish::Stop ? "stop" : "length";
-  std::fprintf(stderr, "[%zu prompt + %zu generated tokens in %.3f s, %.1f tokens/s, finish: %s, %s]\n",
-               prompt.size(), r.ids.size(), secs, secs > 0 ? double(r.ids.size()) / secs : 0.0,
-               why, backend->name().c_str());
+  std::fprintf(stderr, "[%d prompt + %zu generated tokens in %.3f s, %.1f tokens/s, finish: %s, %s]\n",
+               h.prompt_tokens(), ids.size(), secs, secs > 0 ? double(ids.size()) / secs : 0.0,
+               std::string(finish_reason_name(why)).c_str(), runner_name.c_str());
 }
 
 }  // namespace
 
 void add_generate_command(CLI::App& app) {
   auto a = std::make_shared<GenerateArgs>();
-  auto* cmd = app.add_subcommand("generate", "Generate from one prompt on the CPU (streams tokens)");
+  auto* cmd = app.add_subcommand("generate", "Generate from one prompt (streams as it goes)");
   cmd->add_option("--model", a->model, "Model folder (config.json, *.safetensors)")
       ->required()
       ->check(CLI::ExistingDirectory);
-  auto* p = cmd->add_option("--prompt", a->prompt, "Prompt text (needs tokenizer.json)");
+  auto* p = cmd->add_option("--prompt", a->prompt,
+                            "Prompt text, sent as one user message through the chat template");
   auto* pi = cmd->add_option("--prompt-ids", a->prompt_ids, "Prompt token ids, e.g. \"1 2 3\"");
   p->excludes(pi);
   cmd->add_option("--max-tokens", a->max_tokens, "Tokens to generate at most")
       ->capture_default_str();
   cmd->add_option("--temperature", a->temperature, "0: greedy; else sample at this temperature")
       ->capture_default_str();
-  cmd->add_option("--seed", a->seed, "Sampling seed")->capture_default_str();
-  cmd->add_flag("--raw", a->raw, "Use the prompt text as is (no chat template; the only mode today)");
+  cmd->add_option("--seed", a->seed, "Sampling seed (default: a fresh random one)")
+      ->each([a](const std::string&) { a->seeded = true; });
+  cmd->add_flag("--raw", a->raw, "Tokenize --prompt as it is (special tokens added), no chat template");
   cmd->add_flag("--print-ids", a->print_ids, "Print the generated ids on one line at the end");
   cmd->add_option("--threads", a->threads, "CPU threads (0: all)")->capture_default_str();
   cmd->callback([a] { run_generate(*a); });
