@@ -9,7 +9,7 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 
 PACKAGES=(
-  build-essential cmake ninja-build ccache pkg-config clang
+  build-essential cmake ninja-build ccache pkg-config clang libclang-rt-14-dev
   libasio-dev libsimdjson-dev libsodium-dev libfmt-dev libcli11-dev libpcre2-dev
   libhttp-parser-dev libtomlplusplus-dev libicu-dev
   libgtest-dev libgmock-dev libbenchmark-dev

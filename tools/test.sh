@@ -10,5 +10,7 @@ JOBS=${EMBER_JOBS:-$(nproc)}
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release ${EMBER_CMAKE_ARGS:-}
 cmake --build "$BUILD" -j "$JOBS"
+# The fuzz targets run first for a bounded time, so that ctest's summary is the last word.
+if [ "${EMBER_SKIP_FUZZ:-0}" != 1 ]; then tools/fuzz.sh; fi
 export EMBER_PYTHON=${EMBER_PYTHON:-$PWD/.venv/bin/python}
 ctest --test-dir "$BUILD" --output-on-failure -j "$JOBS" --timeout 600
