@@ -10,6 +10,8 @@ void add_generate_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
 void add_key_command(CLI::App& app);
 void add_make_model_command(CLI::App& app);
+void add_query_command(CLI::App& app);
+void add_serve_command(CLI::App& app);
 void add_template_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 

@@ -17,6 +17,8 @@ int main(int argc, char** argv) {
   ember::cli::add_inspect_command(app);
   ember::cli::add_key_command(app);
   ember::cli::add_make_model_command(app);
+  ember::cli::add_query_command(app);
+  ember::cli::add_serve_command(app);
   ember::cli::add_template_command(app);
   ember::cli::add_tokenize_command(app);
   try {

@@ -1,0 +1,265 @@
+// `ember serve`: the miner. One port answers the axon synapses, the OpenAI-compatible API,
+// /health and /metrics, over the Engine. Flags override an optional TOML file (keys = flag
+// names without the dashes). SIGINT/SIGTERM drain and exit 0; SIGHUP reloads the access lists.
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "engine/core/error.h"
+#include "engine/cpu/cpu_backend.h"
+#include "engine/model/config.h"
+#include "engine/serve/chat_codec.h"
+#include "engine/serve/engine.h"
+#include "engine/serve/transformer_runner.h"
+#include "net/auth/access_policy.h"
+#include "net/auth/wallet.h"
+#include "net/axon/axon_auth.h"
+#include "net/axon/miner_server.h"
+#include "tools/ember/commands.h"
+#include "tools/ember/demo_model.h"
+#include "tools/ember/engine_completion_service.h"
+#include "tools/ember/serve_config.h"
+
+namespace ember::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct ServeArgs {
+  std::string model, model_name, config;
+  std::string host = "0.0.0.0";
+  int port = 8091;
+  net::auth::WalletLocation wallet = net::auth::WalletLocation::defaults();
+  std::string allow_file, block_file, metagraph_file;
+  double min_stake = 0;
+  bool require_permit = false;
+  int threads = 0, io_threads = 1, workers = 64, max_connections = 1024, max_batch = 256;
+  double kv_cache_gb = 0;
+  std::string api_key;
+  int max_tokens = 512;
+  double grace_s = 5;
+  int stats_interval_s = 60;
+};
+
+template <typename... Args>
+void log(fmt::format_string<Args...> f, Args&&... args) {
+  char ts[32];
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  std::fprintf(stderr, "%s ember serve: %s\n", ts, fmt::format(f, std::forward<Args>(args)...).c_str());
+  std::fflush(stderr);
+}
+
+net::auth::Hotkey load_wallet_hotkey(const net::auth::WalletLocation& w) {
+  const fs::path file = w.hotkey_file();
+  if (!fs::exists(file))
+    fail("no hotkey at {}. Create one with `ember key new --wallet.path {} --wallet.name {} --wallet.hotkey {}` "
+         "(or point --wallet.path/--wallet.name/--wallet.hotkey at an existing bittensor wallet)",
+         file.string(), w.path, w.name, w.hotkey);
+  return net::auth::load_hotkey(file);
+}
+
+void loud_demo_notice(const std::string& dir) {
+  std::fprintf(stderr,
+               "\n"
+               "  ************************************************************************\n"
+               "  *  NO --model GIVEN: SERVING THE BUILT-IN DEMO MODEL.                  *\n"
+               "  *  ITS WEIGHTS ARE RANDOM: EVERY REPLY IS GIBBERISH.                   *\n"
+               "  *  It only shows that the server works. For real answers pass          *\n"
+               "  *  --model DIR with a Hugging Face model folder.                       *\n"
+               "  ************************************************************************\n"
+               "  demo model folder: %s\n\n",
+               dir.c_str());
+  std::fflush(stderr);
+}
+
+std::string model_name_of(const std::string& dir) {
+  fs::path p = fs::path(dir).lexically_normal();
+  if (p.filename().empty()) p = p.parent_path();
+  return p.filename().string();
+}
+
+// Signals are taken synchronously by the main thread: blocked here, before any thread exists,
+// so every thread inherits the mask and none is interrupted.
+sigset_t block_serve_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+void run_serve(ServeArgs a) {
+  const sigset_t signals = block_serve_signals();
+
+  // Cheap checks first: a missing hotkey or a bad list should not wait for a model to load.
+  const net::auth::Hotkey hk = load_wallet_hotkey(a.wallet);
+  std::unique_ptr<net::auth::AccessPolicy> policy;
+  if (!a.allow_file.empty() || !a.block_file.empty() || !a.metagraph_file.empty() || a.require_permit ||
+      a.min_stake > 0) {
+    net::auth::AccessPolicyConfig pc;
+    pc.allow_file = a.allow_file;
+    pc.block_file = a.block_file;
+    pc.metagraph_file = a.metagraph_file;
+    pc.require_validator_permit = a.require_permit;
+    pc.min_stake = a.min_stake;
+    policy = std::make_unique<net::auth::AccessPolicy>(pc);
+  }
+
+  const bool demo = a.model.empty();
+  std::string model_dir = a.model;
+  if (demo) {
+    model_dir = ensure_demo_model();
+    loud_demo_notice(model_dir);
+  }
+  auto codec = ChatCodec::from_model_dir(model_dir);
+  if (!codec) fail("serve: {} has no tokenizer.json (the server needs the model's tokenizer)", model_dir);
+  RunnerOptions ro;
+  if (a.kv_cache_gb > 0) ro.kv.gib = a.kv_cache_gb;
+  else if (demo) ro.kv.gib = 0.25;  // the demo needs little; half the free memory would be absurd
+  // No point caching more than every sequence of a full batch at the model's context length.
+  const int max_ctx = load_model_config(model_dir).max_position_embeddings;
+  ro.max_useful_tokens = int64_t(a.max_batch) * (max_ctx > 0 ? std::min(max_ctx, 32768) : 32768);
+  CpuBackendOptions bo;
+  bo.threads = a.threads;
+  EngineConfig ec;
+  ec.max_num_seqs = a.max_batch;
+  auto runner = TransformerRunner::open(model_dir, make_cpu_backend(bo), ro);
+  const int kv_blocks = runner->num_kv_blocks(), block_size = runner->kv_block_size();
+  Engine engine(runner, ec, codec);
+
+  CompletionServiceOptions so;
+  so.model_name = !a.model_name.empty() ? a.model_name : demo ? "ember-demo" : model_name_of(model_dir);
+  so.default_max_tokens = a.max_tokens;
+  EngineCompletionService svc(engine, so);
+
+  net::MinerServerOptions o;
+  o.http.host = a.host;
+  o.http.port = static_cast<uint16_t>(a.port);
+  o.http.io_threads = a.io_threads;
+  o.http.worker_threads = a.workers;
+  o.http.max_connections = static_cast<size_t>(a.max_connections);
+  net::axon::AxonAuth axon_auth(hk.ss58(), policy.get());
+  o.axon.hotkey = hk.ss58();
+  o.axon.authenticate = axon_auth.authenticator();
+  o.axon.sign = net::axon::make_signer(hk.keypair);
+  o.axon.default_max_tokens = a.max_tokens;
+  o.axon.deadline_margin_s = 0.5;
+  o.openai.api_key = a.api_key;
+  o.openai.default_max_tokens = a.max_tokens;
+  net::MinerServer server(o, svc);
+  server.start();
+
+  std::fprintf(stderr,
+               "ember serve\n"
+               "  model      %s%s\n"
+               "  hotkey     %s\n"
+               "  kv cache   %d blocks x %d tokens\n"
+               "  access     %s\n"
+               "  openai key %s\n",
+               model_dir.c_str(), demo ? " (DEMO: random weights, gibberish)" : "", hk.ss58().c_str(), kv_blocks,
+               block_size, policy ? "allow/block lists or metagraph (SIGHUP reloads)" : "any signed caller",
+               a.api_key.empty() ? "none (open)" : "required");
+  log("listening on http://{}:{} (axon /Prompting /StreamPromptingSynapse, /v1/chat/completions, "
+      "/v1/models, /health, /metrics)",
+      a.host, server.port());
+
+  for (;;) {
+    timespec wait{a.stats_interval_s > 0 ? a.stats_interval_s : 3600, 0};
+    siginfo_t info;
+    const int sig = sigtimedwait(&signals, &info, &wait);
+    if (sig == SIGINT || sig == SIGTERM) {
+      log("{}: stopping (grace {} s)", sig == SIGINT ? "SIGINT" : "SIGTERM", a.grace_s);
+      break;
+    }
+    if (sig == SIGHUP) {
+      if (!policy) {
+        log("SIGHUP: no allow/block list or metagraph configured, nothing to reload");
+        continue;
+      }
+      try {
+        policy->reload();
+        log("SIGHUP: access lists reloaded");
+      } catch (const std::exception& e) {
+        log("SIGHUP: reload failed, keeping the previous lists: {}", e.what());
+      }
+      continue;
+    }
+    if (sig < 0 && a.stats_interval_s > 0) {
+      const net::EngineStats s = svc.stats();
+      log("running {} waiting {} kv {}/{} blocks, {} prompt + {} generated tokens", s.running, s.queue_depth,
+          s.kv_blocks_used, s.kv_blocks_total, s.prompt_tokens_total, s.generated_tokens_total);
+    }
+  }
+  server.stop(std::chrono::milliseconds(static_cast<int64_t>(a.grace_s * 1000)));
+  log("stopped");
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app) {
+  auto a = std::make_shared<ServeArgs>();
+  auto* cmd = app.add_subcommand("serve", "Run the miner: axon + OpenAI-compatible API on one port");
+  cmd->add_option("--model", a->model, "Model folder (default: a built-in random demo model)");
+  cmd->add_option("--model-name", a->model_name, "Name shown by /v1/models (default: the folder's name)");
+  cmd->add_option("--config", a->config, "TOML file; keys are the flag names (flags win)");
+  cmd->add_option("--host", a->host, "Address to listen on")->capture_default_str();
+  cmd->add_option("--port", a->port, "Port (0: any free port, printed at startup)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
+  cmd->add_option("--wallet.path", a->wallet.path, "Wallet folder (env BT_WALLET_PATH)")->capture_default_str();
+  cmd->add_option("--wallet.name", a->wallet.name, "Wallet name (env BT_WALLET_NAME)")->capture_default_str();
+  cmd->add_option("--wallet.hotkey", a->wallet.hotkey, "Hotkey name (env BT_WALLET_HOTKEY)")->capture_default_str();
+  cmd->add_option("--allow-hotkeys", a->allow_file, "File of SS58 hotkeys allowed to call (one a line)");
+  cmd->add_option("--block-hotkeys", a->block_file, "File of SS58 hotkeys refused");
+  cmd->add_option("--metagraph", a->metagraph_file, "Metagraph snapshot JSON: callers must be registered");
+  cmd->add_option("--min-stake", a->min_stake, "Minimum stake of a caller (with --metagraph)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--require-permit", a->require_permit, "Only validators with a permit (with --metagraph)");
+  cmd->add_option("--threads", a->threads, "CPU threads of the model (0: all)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--io-threads", a->io_threads, "HTTP I/O threads")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
+  cmd->add_option("--workers", a->workers, "Requests handled at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
+  cmd->add_option("--max-connections", a->max_connections, "Open connections (beyond: 503)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+  cmd->add_option("--kv-cache-gb", a->kv_cache_gb,
+                  "KV cache budget in GiB (default: half the free memory; 0.25 for the demo)");
+  cmd->add_option("--max-batch", a->max_batch, "Sequences in one engine step")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 65536));
+  cmd->add_option("--api-key", a->api_key, "Bearer key required by /v1/* (default: none)");
+  cmd->add_option("--max-tokens", a->max_tokens, "Reply length when the request gives none")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--shutdown-grace", a->grace_s, "Seconds in-flight requests get on SIGTERM")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--stats-interval", a->stats_interval_s, "Seconds between stats log lines (0: off)")
+      ->capture_default_str();
+  cmd->callback([a, cmd] {
+    if (!a->config.empty()) apply_toml_config(*cmd, a->config);
+    run_serve(*a);
+  });
+}
+
+}  // namespace ember::cli
