@@ -69,12 +69,17 @@ struct PinnedStaging {
   void release(cudaStream_t s) { EMBER_CUDA_CHECK(cudaEventRecord(ready, s)); }
 };
 
-// A device scratch buffer that only grows (the first steps of a run size it).
+// A device scratch buffer that only grows (the first steps of a run size it). With
+// keep_outgrown, outgrown buffers are kept, not freed: a CUDA graph captured earlier may still
+// hold their addresses (geometric growth bounds the waste to twice the final size).
 struct Scratch {
   std::shared_ptr<void> mem;
+  std::vector<std::shared_ptr<void>> retired;
   size_t cap = 0;
+  bool keep_outgrown = false;
   void* get(size_t bytes) {
     if (bytes > cap) {
+      if (mem && keep_outgrown) retired.push_back(std::move(mem));
       mem.reset();
       cap = std::max(bytes, cap + cap / 2);
       mem = device_malloc(cap);
@@ -104,6 +109,7 @@ class CudaBackendImpl final : public CudaBackend {
     EMBER_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     gemm_ = std::make_unique<cuda::GemmLt>();
     pool_ = std::make_shared<cuda::DevicePool>();
+    partials_.keep_outgrown = true;  // written by decode attention inside captured graphs
   }
 
   ~CudaBackendImpl() override {
@@ -115,6 +121,7 @@ class CudaBackendImpl final : public CudaBackend {
   std::string name() const override { return "cuda:" + std::to_string(device_) + " " + gpu_name_; }
   DType activation_dtype() const override { return act_; }
   int device() const override { return device_; }
+  void* stream_handle() const override { return stream_; }
 
   // Memory ------------------------------------------------------------------------------------
   Tensor alloc(DType dtype, const Shape& shape) override {

@@ -13,7 +13,9 @@
 //   when it is called: allocate it after the weights and a warm-up step);
 // - alloc() serves activations from a cache of freed blocks, so a decode loop of steady shapes
 //   allocates nothing after its first step; upload_step() reuses one device buffer, so only one
-//   StepTensors may be in use at a time.
+//   StepTensors may be in use at a time;
+// - scratch buffers of the ops (decode-attention partials) only grow and never free an old
+//   buffer while the backend lives, so a captured CUDA graph's addresses stay valid.
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -55,6 +57,9 @@ class CudaBackend : public Backend {
   // Bytes the KV cache may take now under the memory fraction.
   virtual size_t kv_budget_bytes() const = 0;
   virtual int device() const = 0;
+  // The one stream all of this backend's work goes on, as a cudaStream_t (void* here, so that
+  // this header needs no CUDA include). CudaGraphRunner captures and replays on it.
+  virtual void* stream_handle() const = 0;
 };
 
 std::unique_ptr<CudaBackend> make_cuda_backend(const CudaBackendOptions& options);

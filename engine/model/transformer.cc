@@ -12,6 +12,7 @@ namespace ember {
 
 struct TransformerScratch {
   int64_t tokens = 0, rows = 0;  // capacities
+  uint64_t generation = 0;       // bumped whenever a buffer moves
   Tensor resid, normed, qkv, attn, proj, gate_up, act, sel, logits;
 };
 
@@ -45,15 +46,10 @@ KvCacheSpec Transformer::kv_spec(int num_blocks, int block_size) const {
   return s;
 }
 
-void Transformer::forward(const StepInput& step, KvCache& kv, std::vector<float>& logits) {
-  const StepTensors st = backend_.upload_step(step);
-  const int64_t T = st.num_tokens, R = int64_t(step.logit_rows.size());
+void Transformer::reserve(int64_t T, int64_t R) {
+  TransformerScratch& s = *scratch_;
   const int64_t H = cfg_.hidden_size, I = cfg_.intermediate_size, V = cfg_.vocab_size;
   const int64_t qkv_w = int64_t(cfg_.num_heads + 2 * cfg_.num_kv_heads) * cfg_.head_dim;
-  logits.assign(size_t(R * V), 0.f);
-  if (T == 0) return;
-
-  TransformerScratch& s = *scratch_;
   const DType act = backend_.activation_dtype();
   if (T > s.tokens) {
     s.tokens = T;
@@ -64,12 +60,32 @@ void Transformer::forward(const StepInput& step, KvCache& kv, std::vector<float>
     s.proj = backend_.alloc(act, {T, H});
     s.gate_up = backend_.alloc(act, {T, 2 * I});
     s.act = backend_.alloc(act, {T, I});
+    ++s.generation;
   }
   if (R > s.rows) {
     s.rows = R;
     s.sel = backend_.alloc(act, {R, H});
     s.logits = backend_.alloc(DType::F32, {R, V});
+    ++s.generation;
   }
+}
+
+uint64_t Transformer::scratch_generation() const { return scratch_->generation; }
+
+void Transformer::forward(const StepInput& step, KvCache& kv, std::vector<float>& logits) {
+  const StepTensors st = backend_.upload_step(step);
+  const int64_t R = int64_t(step.logit_rows.size());
+  logits.assign(size_t(R * cfg_.vocab_size), 0.f);
+  if (st.num_tokens == 0) return;
+  Tensor out = forward_device(st, kv);
+  if (R > 0) backend_.download(out, logits.data());
+}
+
+Tensor Transformer::forward_device(const StepTensors& st, KvCache& kv) {
+  const int64_t T = st.num_tokens, R = int64_t(st.host->logit_rows.size());
+  reserve(T, R);
+  TransformerScratch& s = *scratch_;
+  if (T == 0) return rows_of(s.logits, 0);
   Tensor resid = rows_of(s.resid, T), normed = rows_of(s.normed, T), qkv = rows_of(s.qkv, T);
   Tensor attn = rows_of(s.attn, T), proj = rows_of(s.proj, T);
   Tensor gate_up = rows_of(s.gate_up, T), actv = rows_of(s.act, T);
@@ -105,12 +121,13 @@ void Transformer::forward(const StepInput& step, KvCache& kv, std::vector<float>
     be.matmul(actv, lw.down, nullptr, proj);
     be.all_reduce(proj);
   }
-  if (R == 0) return;
+  Tensor out = rows_of(s.logits, R);
+  if (R == 0) return out;
   be.add_rmsnorm(resid, proj, w_.final_norm, eps, normed);
-  Tensor sel = rows_of(s.sel, R), out = rows_of(s.logits, R);
+  Tensor sel = rows_of(s.sel, R);
   be.gather_rows(normed, st, sel);
   be.matmul(sel, w_.lm_head, nullptr, out);
-  be.download(out, logits.data());
+  return out;
 }
 
 }  // namespace ember

@@ -21,6 +21,18 @@ class Transformer {
   // ([rows, vocab], row-major, host memory).
   void forward(const StepInput& step, KvCache& kv, std::vector<float>& logits);
 
+  // The device half of forward(): the step's tensors are already on the backend (upload_step,
+  // or static buffers a CUDA graph replays); returns the fp32 logits of the step's logit rows,
+  // [R, vocab] in backend memory (a scratch buffer, valid until the next step). Launches work
+  // only: no host synchronisation, so a CUDA graph can capture it.
+  Tensor forward_device(const StepTensors& st, KvCache& kv);
+
+  // Grows the activation buffers to hold a step of `tokens` tokens and `rows` logit rows, so
+  // later steps up to that size allocate nothing. Each growth bumps scratch_generation(): a
+  // captured CUDA graph holds the old addresses and must be captured again.
+  void reserve(int64_t tokens, int64_t rows);
+  uint64_t scratch_generation() const;
+
  private:
   ModelConfig cfg_;
   Backend& backend_;

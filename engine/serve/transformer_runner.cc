@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "engine/core/error.h"
+#include "engine/model/dummy_weights.h"
 
 namespace ember {
 
@@ -13,13 +14,34 @@ std::shared_ptr<TransformerRunner> TransformerRunner::open(const std::string& di
   std::shared_ptr<TransformerRunner> r(new TransformerRunner());
   r->backend_ = std::move(backend);
   r->model_ = load_model(dir, *r->backend_);
-  const ModelConfig& cfg = r->model_.cfg;
-  const DType kv_dtype = r->backend_->activation_dtype();
+  r->alloc_kv(opts);
+  return r;
+}
+
+std::shared_ptr<TransformerRunner> TransformerRunner::open_dummy(const std::string& config_json,
+                                                                 std::unique_ptr<Backend> backend,
+                                                                 const RunnerOptions& opts,
+                                                                 uint64_t seed) {
+  if (!backend) fail("model runner: no backend");
+  std::shared_ptr<TransformerRunner> r(new TransformerRunner());
+  r->backend_ = std::move(backend);
+  r->model_.cfg = load_dummy_config(config_json);
+  DummyWeightOptions wo;
+  wo.seed = seed;
+  wo.dtype = r->model_.cfg.dtype == DType::F32 ? DType::F32 : DType::BF16;
+  r->model_.model = std::make_unique<Transformer>(
+      r->model_.cfg, *r->backend_, make_dummy_weights(r->model_.cfg, *r->backend_, wo));
+  r->alloc_kv(opts);
+  return r;
+}
+
+void TransformerRunner::alloc_kv(const RunnerOptions& opts) {
+  const ModelConfig& cfg = model_.cfg;
+  const DType kv_dtype = backend_->activation_dtype();
   const int64_t useful = opts.max_useful_tokens > 0 ? opts.max_useful_tokens : int64_t(1) << 40;
   const int blocks = kv_blocks_for_budget(cfg, kv_dtype, opts.block_size, opts.kv,
                                           host_memory_available(), useful);
-  r->kv_ = r->backend_->alloc_kv_cache(r->model_.model->kv_spec(blocks, opts.block_size));
-  return r;
+  kv_ = backend_->alloc_kv_cache(model_.model->kv_spec(blocks, opts.block_size));
 }
 
 std::string TransformerRunner::name() const { return backend_->name(); }

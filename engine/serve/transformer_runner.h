@@ -24,6 +24,12 @@ class TransformerRunner : public ModelRunner {
   static std::shared_ptr<TransformerRunner> open(const std::string& dir,
                                                  std::unique_ptr<Backend> backend,
                                                  const RunnerOptions& opts);
+  // A model of the architecture in CONFIG (a config.json path) with random weights
+  // (engine/model/dummy_weights.h): benchmarks without a download.
+  static std::shared_ptr<TransformerRunner> open_dummy(const std::string& config_json,
+                                                       std::unique_ptr<Backend> backend,
+                                                       const RunnerOptions& opts,
+                                                       uint64_t seed = 0);
 
   std::string name() const override;
   int vocab_size() const override { return model_.cfg.vocab_size; }
@@ -39,6 +45,7 @@ class TransformerRunner : public ModelRunner {
 
  private:
   TransformerRunner() = default;
+  void alloc_kv(const RunnerOptions& opts);
   std::unique_ptr<Backend> backend_;
   LoadedModel model_;
   KvCache kv_;

@@ -13,6 +13,8 @@
 
 #include "engine/core/error.h"
 #include "engine/cpu/cpu_backend.h"
+#include "engine/model/dummy_weights.h"
+#include "kernels/cuda_backend.h"
 #include "engine/model/json_write.h"
 #include "engine/serve/chat_codec.h"
 #include "engine/serve/engine.h"
@@ -25,6 +27,7 @@ namespace {
 
 struct BenchArgs {
   std::string model, prompts, json_out;
+  std::string dummy_weights, tokenizer, backend = "cpu";  // --dummy-weights needs --tokenizer
   int concurrency = 1, requests = 64, max_tokens = 128, threads = 0;
   int max_prompt_tokens = 1024, max_batched_tokens = 512, block_size = 16;
   double kv_cache_gb = 0;
@@ -72,8 +75,12 @@ void run_bench(const BenchArgs& a) {
   if (a.concurrency < 1) fail("--concurrency {} must be >= 1", a.concurrency);
   if (a.requests < 1) fail("--requests {} must be >= 1", a.requests);
   if (a.max_tokens < 1) fail("--max-tokens {} must be >= 1", a.max_tokens);
-  auto codec = ChatCodec::from_model_dir(a.model);
-  if (!codec) fail("bench: {} has no tokenizer.json; the prompts are text", a.model);
+  if (a.model.empty() == a.dummy_weights.empty())
+    fail("bench: give exactly one of --model and --dummy-weights");
+  const std::string tok_dir = a.tokenizer.empty() ? a.model : a.tokenizer;
+  if (tok_dir.empty()) fail("bench: --dummy-weights needs --tokenizer DIR (a tokenizer.json)");
+  auto codec = ChatCodec::from_model_dir(tok_dir);
+  if (!codec) fail("bench: {} has no tokenizer.json; the prompts are text", tok_dir);
   const auto texts = load_prompts(a.prompts, size_t(a.requests));
 
   RunnerOptions ro;
@@ -82,7 +89,20 @@ void run_bench(const BenchArgs& a) {
   ro.max_useful_tokens = int64_t(a.concurrency) * (a.max_prompt_tokens + a.max_tokens + a.block_size);
   CpuBackendOptions bo;
   bo.threads = a.threads;
-  auto runner = TransformerRunner::open(a.model, make_cpu_backend(bo), ro);
+  std::unique_ptr<Backend> backend;
+  if (a.backend == "cuda")
+    backend = make_cuda_backend(0, 0.9);
+  else if (a.backend == "cpu")
+    backend = make_cpu_backend(bo);
+  else
+    fail("--backend {}: expected cpu or cuda", a.backend);
+  auto runner = a.model.empty()
+                    ? TransformerRunner::open_dummy(find_dummy_config(a.dummy_weights),
+                                                    std::move(backend), ro)
+                    : TransformerRunner::open(a.model, std::move(backend), ro);
+  if (codec->tokenizer().vocab_size() > size_t(runner->vocab_size()))
+    fail("bench: the tokenizer has {} ids, the model's vocab {}", codec->tokenizer().vocab_size(),
+         runner->vocab_size());
 
   // Tokenize up front so the timed part measures serving only; prompts are cut to fit.
   const int max_prompt =
@@ -196,7 +216,13 @@ void run_bench(const BenchArgs& a) {
 void add_bench_command(CLI::App& app) {
   auto a = std::make_shared<BenchArgs>();
   auto* cmd = app.add_subcommand("bench", "Offline serving benchmark through the engine");
-  cmd->add_option("--model", a->model, "Model folder")->required();
+  auto* m = cmd->add_option("--model", a->model, "Model folder");
+  cmd->add_option("--dummy-weights", a->dummy_weights,
+                  "Random weights of a config instead of --model: a bench/configs name "
+                  "(llama-3-8b) or a config.json path")
+      ->excludes(m);
+  cmd->add_option("--tokenizer", a->tokenizer, "Folder with tokenizer.json (default: --model)");
+  cmd->add_option("--backend", a->backend, "cpu or cuda")->capture_default_str();
   cmd->add_option("--prompts", a->prompts, "JSONL file with a \"prompt\" field per line")
       ->required();
   cmd->add_option("--concurrency", a->concurrency, "Requests in flight")->capture_default_str();

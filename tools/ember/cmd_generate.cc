@@ -8,6 +8,7 @@
 
 #include "engine/core/error.h"
 #include "engine/cpu/cpu_backend.h"
+#include "engine/model/dummy_weights.h"
 #include "engine/serve/chat_codec.h"
 #include "engine/serve/engine.h"
 #include "engine/serve/transformer_runner.h"
@@ -19,6 +20,7 @@ namespace {
 
 struct GenerateArgs {
   std::string model;
+  std::string dummy_weights;  // a config name or path: random weights, no checkpoint
   std::string prompt;
   std::string prompt_ids;
   int max_tokens = 128;
@@ -54,18 +56,22 @@ void run_generate(const GenerateArgs& a) {
   if (a.max_tokens < 1) fail("generate: --max-tokens {} must be >= 1", a.max_tokens);
   if (a.temperature < 0) fail("generate: --temperature {} must be >= 0", a.temperature);
 
-  auto codec = ChatCodec::from_model_dir(a.model);
+  if (a.model.empty() == a.dummy_weights.empty())
+    fail("generate: give exactly one of --model and --dummy-weights");
+  auto codec = a.model.empty() ? nullptr : ChatCodec::from_model_dir(a.model);
   if (!a.prompt.empty() && !codec)
     fail("generate: text prompts need the tokenizer, and {} has no tokenizer.json; use "
          "--prompt-ids",
-         a.model);
+         a.model.empty() ? a.dummy_weights : a.model);
 
   CpuBackendOptions bo;
   bo.threads = a.threads;
   RunnerOptions ro;
   // One sequence: a KV cache for the model's whole context is plenty.
   ro.max_useful_tokens = 1 << 16;
-  auto runner = TransformerRunner::open(a.model, make_cpu_backend(bo), ro);
+  auto runner = a.model.empty() ? TransformerRunner::open_dummy(find_dummy_config(a.dummy_weights),
+                                                                make_cpu_backend(bo), ro)
+                                : TransformerRunner::open(a.model, make_cpu_backend(bo), ro);
   const std::string runner_name = runner->name();
   const int bos = runner->config().bos_token_id;
   Engine engine(std::move(runner), EngineConfig{}, codec);
@@ -120,9 +126,12 @@ void run_generate(const GenerateArgs& a) {
 void add_generate_command(CLI::App& app) {
   auto a = std::make_shared<GenerateArgs>();
   auto* cmd = app.add_subcommand("generate", "Generate from one prompt (streams as it goes)");
-  cmd->add_option("--model", a->model, "Model folder (config.json, *.safetensors)")
-      ->required()
-      ->check(CLI::ExistingDirectory);
+  auto* m = cmd->add_option("--model", a->model, "Model folder (config.json, *.safetensors)")
+                ->check(CLI::ExistingDirectory);
+  cmd->add_option("--dummy-weights", a->dummy_weights,
+                  "Random weights of a config instead of --model: a bench/configs name "
+                  "(llama-3-8b) or a config.json path")
+      ->excludes(m);
   auto* p = cmd->add_option("--prompt", a->prompt,
                             "Prompt text, sent as one user message through the chat template");
   auto* pi = cmd->add_option("--prompt-ids", a->prompt_ids, "Prompt token ids, e.g. \"1 2 3\"");
