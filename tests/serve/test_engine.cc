@@ -73,7 +73,9 @@ TEST(Engine, ConcurrentSubmittersGetTheirOwnReferenceOutputs) {
 }
 
 TEST(Engine, CancelFromAnotherThreadEndsTheStreamAndFreesBlocks) {
-  auto model = std::make_shared<FakeModel>(48, 64, 4);
+  // Room for far more tokens than the request can make before the cancel lands: it must end
+  // by the cancel, not by filling the cache (which would end it with `length`).
+  auto model = std::make_shared<FakeModel>(48, 1 << 16, 16, 1 << 20);
   Engine engine(model);
   ChatRequest req;
   req.prompt_ids = make_prompt(10, 1, 48);
@@ -81,10 +83,15 @@ TEST(Engine, CancelFromAnotherThreadEndsTheStreamAndFreesBlocks) {
   req.sampling.ignore_eos = true;
   auto h = engine.submit(req);
   int tokens = 0;
+  bool cancelled = false;
   std::optional<FinishReason> reason;
   while (auto e = h.next()) {
     tokens += int(e->tokens.size());
-    if (tokens == 3) std::thread([h]() mutable { h.cancel(); }).join();
+    // One event may carry several tokens, so the count can step past 3.
+    if (tokens >= 3 && !cancelled) {
+      std::thread([h]() mutable { h.cancel(); }).join();
+      cancelled = true;
+    }
     if (e->finish) reason = e->finish;
   }
   EXPECT_EQ(reason, FinishReason::Cancelled);
