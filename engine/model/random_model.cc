@@ -13,7 +13,7 @@
 #include <fmt/format.h>
 
 #include "engine/core/error.h"
-#include "engine/model/json_write.h"
+#include "engine/core/json_text.h"
 #include "engine/model/safetensors.h"
 
 namespace ember {

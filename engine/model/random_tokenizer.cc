@@ -12,7 +12,7 @@
 #include <fmt/format.h>
 
 #include "engine/core/error.h"
-#include "engine/model/json_write.h"
+#include "engine/core/json_text.h"
 #include "engine/model/random_model.h"
 
 namespace ember {

@@ -11,6 +11,7 @@
 #include <simdjson.h>
 
 #include "engine/core/error.h"
+#include "engine/core/json_text.h"
 #include "net/crypto/ss58.h"
 
 namespace ember::net::auth {
@@ -20,22 +21,6 @@ namespace {
 std::string env_or(const char* var, const char* fallback) {
   const char* v = std::getenv(var);
   return v && *v ? v : fallback;
-}
-
-std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (u < 0x20) {
-      out += fmt::format("\\u{:04x}", u);
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out + "\"";
 }
 
 void write_file_private(const fs::path& file, const std::string& text, bool overwrite, mode_t mode) {
@@ -143,8 +128,8 @@ std::string hotkey_public_json(const Hotkey& hk) {
 std::string hotkey_to_json(const Hotkey& hk) {
   const std::string pk = "0x" + crypto::to_hex(hk.keypair.public_key);
   const std::string priv = "0x" + crypto::to_hex(hk.keypair.secret_bytes());
-  const std::string seed = hk.seed ? json_string("0x" + crypto::to_hex(*hk.seed)) : "null";
-  const std::string phrase = hk.phrase ? json_string(*hk.phrase) : "null";
+  const std::string seed = hk.seed ? json::quote("0x" + crypto::to_hex(*hk.seed)) : "null";
+  const std::string phrase = hk.phrase ? json::quote(*hk.phrase) : "null";
   return fmt::format(R"({{"accountId": "{}", "publicKey": "{}", "privateKey": "{}", "secretPhrase": {}, )"
                      R"("secretSeed": {}, "ss58Address": "{}"}})",
                      pk, pk, priv, phrase, seed, hk.ss58());

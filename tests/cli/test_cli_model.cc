@@ -1,9 +1,6 @@
 // `ember make-model` and `ember inspect` through the binary: exit codes and what they print.
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <string>
 
@@ -17,23 +14,9 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-struct CliResult {
-  int code = -1;
-  std::string out;  // stdout and stderr together
-};
+using CliResult = ember::test::CommandResult;
 
-CliResult ember(const std::string& args) {
-  CliResult r;
-  const std::string cmd = ember::test::ember_binary() + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+CliResult ember(const std::string& args) { return ember::test::run_ember(args); }
 
 class CliModel : public ::testing::Test {
  protected:

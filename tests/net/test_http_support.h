@@ -22,6 +22,7 @@
 #include <gtest/gtest.h>
 
 #include "net/completion_service.h"
+#include "tests/test_support.h"
 
 namespace ember::net::test {
 
@@ -311,15 +312,6 @@ inline std::string post(const std::string& path, const std::string& body,
 }
 
 // Runs a shell command and returns its stdout.
-inline std::string run_command(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char b[4096];
-  size_t n;
-  while ((n = fread(b, 1, sizeof b, p)) > 0) out.append(b, n);
-  ::pclose(p);
-  return out;
-}
+inline std::string run_command(const std::string& cmd) { return ::ember::test::run_command(cmd).out; }
 
 }  // namespace ember::net::test

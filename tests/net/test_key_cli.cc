@@ -1,9 +1,6 @@
 // `ember key new|show|sign|verify` end to end through the binary.
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <string>
 
@@ -15,22 +12,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct CmdResult {
-  int rc;
-  std::string out;
-};
-
-CmdResult run_ember(const std::string& args) {
-  const std::string cmd = ember::test::ember_binary() + " " + args + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return {-1, ""};
-  std::string out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  const int st = ::pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
-}
+using CmdResult = ember::test::CommandResult;
+using ember::test::run_ember;
 
 const char* kDevSeed = "fac7959dbfe72f052e5a0c3c8d6530f202b02fd8f9f5ca3580ec8deb7797479e";
 const char* kDevSs58 = "5DfhGyQdFobKM8NsWvEeAKk5EQQgYe9AydgJ7rMB6E1EqRzV";
@@ -57,39 +40,39 @@ std::string last_line(std::string s) {
 
 TEST_F(KeyCli, NewShowSignVerify) {
   CmdResult r = run_ember("key new " + wallet + " --seed " + kDevSeed);
-  ASSERT_EQ(r.rc, 0) << r.out;
+  ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find(kDevSs58), std::string::npos) << r.out;
   EXPECT_TRUE(fs::exists(dir / "miner" / "hotkeys" / "hk"));
 
   r = run_ember("key new " + wallet);
-  EXPECT_EQ(r.rc, 1) << r.out;
+  EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_NE(r.out.find("--overwrite"), std::string::npos) << r.out;
 
   r = run_ember("key show " + wallet);
-  ASSERT_EQ(r.rc, 0) << r.out;
+  ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find(kDevSs58), std::string::npos);
   EXPECT_NE(r.out.find("0x46ebddef8cd9bb167dc30878d7113b7e168e6f0646beffd77d69d39bad76b47a"), std::string::npos);
 
   r = run_ember("key sign " + wallet + " --message 'hello miner'");
-  ASSERT_EQ(r.rc, 0) << r.out;
+  ASSERT_EQ(r.code, 0) << r.out;
   const std::string sig = last_line(r.out);
   ASSERT_EQ(sig.size(), 130u) << r.out;
 
-  EXPECT_EQ(run_ember(std::string("key verify --ss58 ") + kDevSs58 + " --message 'hello miner' --signature " + sig).rc, 0);
+  EXPECT_EQ(run_ember(std::string("key verify --ss58 ") + kDevSs58 + " --message 'hello miner' --signature " + sig).code, 0);
   EXPECT_EQ(run_ember("key verify --public 0x46ebddef8cd9bb167dc30878d7113b7e168e6f0646beffd77d69d39bad76b47a --hex "
                   "68656c6c6f206d696e6572 --signature " + sig)
-                .rc,
+                .code,
             0);
   r = run_ember(std::string("key verify --ss58 ") + kDevSs58 + " --message 'hello minor' --signature " + sig);
-  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("not valid"), std::string::npos) << r.out;
   EXPECT_EQ(run_ember("key verify --ss58 5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty --message 'hello miner' "
                   "--signature " + sig)
-                .rc,
+                .code,
             1);
 
   r = run_ember("key new " + wallet + " --overwrite");
-  ASSERT_EQ(r.rc, 0) << r.out;
+  ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_EQ(r.out.find(kDevSs58), std::string::npos);  // a fresh random key
 }
 
@@ -100,11 +83,11 @@ TEST_F(KeyCli, KnownVectorVerifiesAndBadInputIsAnError) {
   const std::string sig =
       "1037eb7e51613d0dcf5930ae518819c87d655056605764840d9280984e1b7063c4566b55bf292fcab07b369d01095879b50517be"
       "ca4d26e6a65866e25fec0d83";
-  EXPECT_EQ(run_ember("key verify " + v1 + sig).rc, 0);
-  EXPECT_EQ(run_ember("key verify " + v1 + "0x1234").rc, 1);
+  EXPECT_EQ(run_ember("key verify " + v1 + sig).code, 0);
+  EXPECT_EQ(run_ember("key verify " + v1 + "0x1234").code, 1);
   EXPECT_EQ(run_ember("key verify --ss58 5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQZ --message x --signature " + sig)
-                .rc,
+                .code,
             1);
-  EXPECT_EQ(run_ember("key show --wallet.path " + dir.string() + " --wallet.name none").rc, 1);
-  EXPECT_EQ(run_ember("key sign " + wallet + " --message a --hex 00").rc, 2);  // usage error
+  EXPECT_EQ(run_ember("key show --wallet.path " + dir.string() + " --wallet.name none").code, 1);
+  EXPECT_EQ(run_ember("key sign " + wallet + " --message a --hex 00").code, 2);  // usage error
 }

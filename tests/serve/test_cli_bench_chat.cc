@@ -1,6 +1,4 @@
 // `ember bench` and `ember chat` end to end on a tiny random model.
-#include <sys/wait.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -16,22 +14,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Run {
-  int rc;
-  std::string out;
-};
-
-Run sh(const std::string& cmd) {
-  Run r{-1, {}};
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int st = pclose(p);
-  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+// stdout and stderr together.
+test::CommandResult sh(const std::string& cmd) { return test::run_command(cmd + " 2>&1"); }
 
 class CliServe : public ::testing::Test {
  protected:
@@ -40,7 +24,7 @@ class CliServe : public ::testing::Test {
     fs::create_directories(dir_);
     const auto r = sh(test::ember_binary() + " make-model --arch qwen2 --out " +
                       (dir_ / "m").string() + " --vocab 400 --seed 3");
-    ASSERT_EQ(r.rc, 0) << r.out;
+    ASSERT_EQ(r.code, 0) << r.out;
     std::ofstream(dir_ / "p.jsonl") << "{\"prompt\": \"hello there\"}\n"
                                     << "{\"prompt\": \"write a haiku\", \"extra\": 1}\n";
   }
@@ -54,7 +38,7 @@ TEST_F(CliServe, BenchWritesTheJsonReport) {
                     " --prompts " + (dir_ / "p.jsonl").string() +
                     " --concurrency 2 --requests 4 --max-tokens 5 --kv-cache-gb 0.01 --threads 1"
                     " --ignore-eos --json " + json);
-  ASSERT_EQ(r.rc, 0) << r.out;
+  ASSERT_EQ(r.code, 0) << r.out;
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   ASSERT_FALSE(parser.load(json).get(doc));
@@ -86,7 +70,7 @@ TEST_F(CliServe, BenchRejectsABadPromptsFile) {
   std::ofstream(dir_ / "bad.jsonl") << "{\"text\": \"no prompt field\"}\n";
   const auto r = sh(test::ember_binary() + " bench --model " + (dir_ / "m").string() +
                     " --prompts " + (dir_ / "bad.jsonl").string() + " --kv-cache-gb 0.01");
-  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("bad.jsonl:1: no string field \"prompt\""), std::string::npos) << r.out;
 }
 
@@ -95,7 +79,7 @@ TEST_F(CliServe, ChatIsMultiTurnAndReproducibleWithASeed) {
                    " chat --model " + (dir_ / "m").string() +
                    " --max-tokens 6 --seed 9 --kv-cache-gb 0.01 --threads 1";
   const auto a = sh(cmd), b = sh(cmd);
-  ASSERT_EQ(a.rc, 0) << a.out;
+  ASSERT_EQ(a.code, 0) << a.out;
   EXPECT_EQ(a.out, b.out);  // seeded: the same conversation twice
   // Three replies: after each user line a prompt marker follows.
   size_t prompts = 0;

@@ -1,12 +1,9 @@
 // `ember template`: prints the rendered prompt exactly; a template that raises exits non-zero
 // with its message.
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include "tests/test_support.h"
 
@@ -14,23 +11,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-  int status;
-  std::string out;
-};
+using Result = ember::test::CommandResult;
 
-Result run(const std::string& args) {
-  std::string cmd = ember::test::ember_binary() + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  Result r{-1, ""};
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+Result run(const std::string& args) { return ember::test::run_ember(args); }
 
 class TemplateCli : public ::testing::Test {
  protected:
@@ -49,7 +32,7 @@ class TemplateCli : public ::testing::Test {
 
 TEST_F(TemplateCli, PrintsThePromptExactly) {
   Result r = run("template --template " + p("t.jinja") + " --eos '</s>' --messages " + p("m.json") + " --add-generation-prompt");
-  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_EQ(r.out, "[user]hi \xC3\xA9[assistant][{'type': 'text', 'text': 'x'}][assistant]</s>");
   r = run("template --template " + p("t.jinja") + " --messages " + p("m.json"));
   EXPECT_EQ(r.out, "[user]hi \xC3\xA9[assistant][{'type': 'text', 'text': 'x'}]");
@@ -57,20 +40,20 @@ TEST_F(TemplateCli, PrintsThePromptExactly) {
 
 TEST_F(TemplateCli, RaisingTemplateExitsNonZeroWithItsMessage) {
   Result r = run("template --template " + p("raise.jinja") + " --messages " + p("m.json"));
-  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.code, 0);
   EXPECT_NE(r.out.find("roles must alternate"), std::string::npos) << r.out;
 }
 
 TEST_F(TemplateCli, NeedsExactlyOneTemplateSource) {
   Result r = run("template --messages " + p("m.json"));
-  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.code, 0);
   EXPECT_NE(r.out.find("exactly one of"), std::string::npos) << r.out;
 }
 
 TEST_F(TemplateCli, ModelFolder) {
   EMBER_REQUIRE_ASSET("tokenizers/llama3/tokenizer_config.json");
   Result r = run("template --model " + ember::test::asset("tokenizers/llama3") + " --messages " + p("m.json"));
-  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_EQ(r.out.rfind("<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nhi \xC3\xA9<|eot_id|>", 0), 0u) << r.out;
 }
 

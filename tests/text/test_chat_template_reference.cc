@@ -33,14 +33,11 @@ std::string shell_quote(const std::string& s) {
   return out + "'";
 }
 
+// Exit status of the command (0 on success), its stdout appended to *out when given.
 int run(const std::string& cmd, std::string* out) {
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return -1;
-  std::array<char, 65536> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0)
-    if (out) out->append(buf.data(), n);
-  return pclose(p);
+  ember::test::CommandResult r = ember::test::run_command(cmd);
+  if (out) *out += r.out;
+  return r.code;
 }
 
 // The Python that has jinja2: EMBER_PYTHON, the project venv, or Debian's python3.

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/test_support.h"
+
 namespace ember::test {
 
 inline std::string read_text(const std::string& path) {
@@ -100,14 +102,9 @@ inline std::string json_quote(const std::string& s) {
 
 // Runs a command and returns its stdout, or nullopt when it fails.
 inline std::optional<std::string> run_capture(const std::string& cmd) {
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return std::nullopt;
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  if (pclose(p) != 0) return std::nullopt;
-  return out;
+  CommandResult r = run_command(cmd);
+  if (r.code != 0) return std::nullopt;
+  return std::move(r.out);
 }
 
 // Whether the reference Python (EMBER_PYTHON or .venv) has the `tokenizers` package.

@@ -1,10 +1,11 @@
-#include "net/http/json_text.h"
+#include "engine/core/json_text.h"
 
 #include <cmath>
+#include <iterator>
 
 #include <fmt/format.h>
 
-namespace ember::net::http {
+namespace ember::json {
 namespace {
 
 // Length of the valid UTF-8 sequence starting at s[i], or 0 if it is not one.
@@ -30,7 +31,7 @@ size_t utf8_seq_len(std::string_view s, size_t i) {
 
 }  // namespace
 
-void append_json_string(std::string& out, std::string_view s) {
+void append_string(std::string& out, std::string_view s) {
   out += '"';
   for (size_t i = 0; i < s.size();) {
     unsigned char c = static_cast<unsigned char>(s[i]);
@@ -65,23 +66,19 @@ void append_json_string(std::string& out, std::string_view s) {
   out += '"';
 }
 
-std::string json_string(std::string_view s) {
+std::string quote(std::string_view s) {
   std::string out;
   out.reserve(s.size() + 2);
-  append_json_string(out, s);
+  append_string(out, s);
   return out;
 }
 
-std::string json_number(double v) {
+std::string number(double v) {
   if (!std::isfinite(v)) return "null";
   std::string s = fmt::format("{}", v);
   if (s.find_first_of(".eE") == std::string::npos) s += ".0";
   return s;
 }
-
-}  // namespace ember::net::http
-
-namespace ember::net::http {
 
 size_t utf8_complete_prefix(std::string_view s) {
   size_t n = s.size();
@@ -96,4 +93,4 @@ size_t utf8_complete_prefix(std::string_view s) {
   return n;  // invalid or long runs of continuation bytes: pass through, the JSON layer repairs
 }
 
-}  // namespace ember::net::http
+}  // namespace ember::json
