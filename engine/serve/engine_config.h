@@ -1,7 +1,9 @@
 #pragma once
 // Settings of the serving core (scheduler and KV cache). Defaults suit a single GPU; the CLI
 // maps its flags onto these.
+#include <array>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 
 #include "engine/serve/request.h"
@@ -31,6 +33,12 @@ struct EngineStats {
   int64_t generated_tokens = 0;
   int running = 0, waiting = 0;
   double step_time_ema_s = 0;
+  // Distribution of step times (a batch forward + sample), for /metrics: counts per bucket of
+  // kStepTimeBounds (seconds, upper bounds), the last bucket being everything slower.
+  static constexpr std::array<double, 12> kStepTimeBounds = {
+      0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
+  std::array<int64_t, kStepTimeBounds.size() + 1> step_time_buckets{};
+  double step_time_sum_s = 0;
 };
 
 }  // namespace ember

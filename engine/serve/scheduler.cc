@@ -215,6 +215,9 @@ bool Scheduler::step() {
     }
     if (ok) {
       const double dt = std::chrono::duration<double>(cfg_.now() - t0).count();
+      const auto& bounds = EngineStats::kStepTimeBounds;
+      ++stats_.step_time_buckets[std::lower_bound(bounds.begin(), bounds.end(), dt) - bounds.begin()];
+      stats_.step_time_sum_s += dt;
       step_ema_s_ = stats_.steps == 0 ? dt
                                       : cfg_.step_time_ema_alpha * dt +
                                             (1 - cfg_.step_time_ema_alpha) * step_ema_s_;

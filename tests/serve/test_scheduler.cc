@@ -3,6 +3,8 @@
 // errors, and exact block accounting.
 #include "engine/serve/scheduler.h"
 
+#include <algorithm>
+#include <memory>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -43,6 +45,27 @@ TEST(Scheduler, SingleRequestMatchesTheUnbatchedReference) {
   EXPECT_EQ(res.completions[0].reason, FinishReason::Length);
   EXPECT_EQ(res.completions[0].tokens, reference_tokens(m, prompt, sampled(20), 42));
   EXPECT_EQ(s.kv().pool().num_in_use(), 0);
+}
+
+TEST(Scheduler, StepTimesAreCountedInTheHistogramByTheirDuration) {
+  FakeModel m;
+  EngineConfig cfg;
+  // A simulated clock: each reading advances 3 ms, so every step takes exactly 3 ms
+  // (one reading before the forward, one after), which falls in the (2.5 ms, 5 ms] bucket.
+  auto t = std::make_shared<Clock::time_point>();
+  cfg.now = [t] { return *t += std::chrono::milliseconds(3); };
+  Scheduler s(m, cfg, nullptr);
+  s.add(prepared(1, make_prompt(6, 1, m.vocab_size()), sampled(5), 3));
+  run_to_end(s);
+  const EngineStats st = s.stats();
+  ASSERT_GT(st.steps, 0);
+  int64_t counted = 0;
+  for (int64_t c : st.step_time_buckets) counted += c;
+  EXPECT_EQ(counted, st.steps);
+  const auto& b = EngineStats::kStepTimeBounds;
+  const size_t bucket = std::lower_bound(b.begin(), b.end(), 0.003) - b.begin();
+  EXPECT_EQ(st.step_time_buckets[bucket], st.steps) << "every step took 3 ms";
+  EXPECT_NEAR(st.step_time_sum_s, 0.003 * double(st.steps), 1e-9);
 }
 
 TEST(Scheduler, StopTokenEndsWithReasonStopAndIsNotReturned) {

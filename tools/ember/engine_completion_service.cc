@@ -128,6 +128,10 @@ net::EngineStats EngineCompletionService::stats() const {
   o.prompt_tokens_total = static_cast<uint64_t>(s.prompt_tokens_computed);
   o.generated_tokens_total = static_cast<uint64_t>(s.generated_tokens);
   o.preemptions_total = static_cast<uint64_t>(s.preemptions);
+  o.step_seconds.upper_bounds.assign(s.kStepTimeBounds.begin(), s.kStepTimeBounds.end());
+  o.step_seconds.bucket_counts.assign(s.step_time_buckets.begin(), s.step_time_buckets.end());
+  o.step_seconds.sum = s.step_time_sum_s;
+  for (int64_t c : s.step_time_buckets) o.step_seconds.count += uint64_t(c);
   std::lock_guard lk(mu_);
   o.time_to_first_token_seconds = ttft_;
   return o;
