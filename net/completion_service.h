@@ -28,6 +28,7 @@ struct CompletionRequest {
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   bool stream = false;                // the client reads text as it is generated
   std::string request_id;             // for logs; unique per server
+  double priority = 0;                // higher starts first when requests wait (caller's stake)
 };
 
 enum class FinishReason { kNone, kStop, kLength, kDeadline, kCancelled, kError };

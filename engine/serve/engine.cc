@@ -75,6 +75,7 @@ RequestHandle Engine::submit(ChatRequest req) {
     p.sampling = std::move(req.sampling);
     p.seed = p.sampling.seed ? *p.sampling.seed : fresh_seed();
     p.deadline = req.deadline;
+    p.priority = req.priority;
     stream->prompt_tokens = int(p.prompt.size());
     {
       std::lock_guard lock(sig_->mu);

@@ -28,6 +28,9 @@ struct ChatRequest {
   // When set, the request returns what it has (reason Deadline) before this instant, keeping
   // the engine's margin and an estimate of one step's time in hand.
   std::optional<Clock::time_point> deadline;
+  // Admission order: among waiting requests, a higher priority starts first (arrival breaks
+  // ties). The axon sets it to the caller's stake when a metagraph is loaded.
+  double priority = 0;
 };
 
 enum class FinishReason { Stop, Length, Deadline, Cancelled, Error };

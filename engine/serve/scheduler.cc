@@ -30,6 +30,7 @@ Scheduler::Scheduler(ModelRunner& runner, const EngineConfig& cfg, TextCodec* te
 Scheduler::~Scheduler() = default;
 
 bool Scheduler::order_before(const Sequence* a, const Sequence* b) {
+  if (a->req->p.priority != b->req->p.priority) return a->req->p.priority > b->req->p.priority;
   if (a->req->arrival != b->req->arrival) return a->req->arrival < b->req->arrival;
   return a->index < b->index;
 }
@@ -50,7 +51,7 @@ void Scheduler::add(PreparedRequest p) {
         *text_, std::span<const int32_t>(pr).subspan(pr.size() - ctx), r->p.sampling.stop);
   }
   r->open = 1;
-  waiting_.push_back(s.get());
+  insert_waiting(s.get());
   r->seqs.push_back(std::move(s));
   requests_.push_back(std::move(r));
 }

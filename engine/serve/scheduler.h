@@ -28,6 +28,7 @@ struct PreparedRequest {
   SamplingParams sampling;
   uint64_t seed = 0;
   std::optional<Clock::time_point> deadline;
+  double priority = 0;  // see ChatRequest::priority
 };
 
 class Scheduler {
@@ -92,7 +93,7 @@ class Scheduler {
   int vocab_ = 0;
   std::vector<std::unique_ptr<Request>> requests_;
   std::vector<Sequence*> running_;  // in (arrival, index) order: back() is the newest
-  std::deque<Sequence*> waiting_;   // in (arrival, index) order
+  std::deque<Sequence*> waiting_;   // in (priority desc, arrival, index) order
   std::vector<BlockCopy> copies_;
   uint64_t next_arrival_ = 0;
   SeqId next_seq_ = 1;

@@ -16,7 +16,7 @@ Authenticator AxonAuth::authenticator() {
     for (const auto& [k, v] : c.http.headers) headers.emplace(k, v);  // first value wins
     auth::AuthResult r =
         auth::verify_request(headers, c.http.body, hotkey, *nonces, auth::unix_time_ns(), opts);
-    return AuthResult{r.ok, r.http_status, r.message};
+    return AuthResult{r.ok, r.http_status, r.message, r.priority};
   };
 }
 

@@ -140,6 +140,7 @@ void AxonHandler::handle(const std::string& name, http::HttpRequest& req,
   };
 
   // 2-3. Blacklist and verification, before the body is looked at.
+  double priority = 0;
   if (opts_.authenticate) {
     AuthResult a;
     try {
@@ -151,6 +152,7 @@ void AxonHandler::handle(const std::string& name, http::HttpRequest& req,
       error(a.http_status ? a.http_status : 401, a.message);
       return;
     }
+    priority = a.priority;
   }
 
   // Body: a synapse JSON, then its integrity against the signed hash.
@@ -184,6 +186,7 @@ void AxonHandler::handle(const std::string& name, http::HttpRequest& req,
   creq.deadline = caller_gives_up - to_dur(margin);
   creq.stream = is_streaming(name);
   creq.request_id = next_request_id();
+  creq.priority = priority;
 
   // 4. Admission (the reference's priority step).
   std::shared_ptr<CompletionStream> stream;

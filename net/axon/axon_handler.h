@@ -19,6 +19,7 @@ struct AuthResult {
   bool ok = true;
   int http_status = 200;     // 401, 403, 400 when !ok
   std::string message;       // the client-facing message
+  double priority = 0;       // the caller's stake when a metagraph is loaded (admission order)
 };
 
 struct AuthContext {

@@ -230,6 +230,18 @@ TEST_F(AxonTest, AuthenticatorRunsBeforeTheBodyIsParsed) {
   EXPECT_EQ(service.calls.load(), 0);
 }
 
+TEST_F(AxonTest, TheCallersStakeFromAuthenticationBecomesTheRequestPriority) {
+  opts.axon.authenticate = [](const axon::AuthContext&) {
+    axon::AuthResult ok;
+    ok.priority = 1234.5;
+    return ok;
+  };
+  start();
+  auto r = call("/Prompting", kBody);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(service.last_request().priority, 1234.5);
+}
+
 TEST_F(AxonTest, BodyHashMismatchIs400) {
   opts.axon.verify_body = [](const axon::SynapseHeaders& h, const axon::Synapse& s) {
     if (h.computed_body_hash && *h.computed_body_hash == "abc123" && s.messages.size() == 2)

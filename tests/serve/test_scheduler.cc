@@ -68,6 +68,30 @@ TEST(Scheduler, StepTimesAreCountedInTheHistogramByTheirDuration) {
   EXPECT_NEAR(st.step_time_sum_s, 0.003 * double(st.steps), 1e-9);
 }
 
+TEST(Scheduler, HigherPriorityWaitingRequestsStartFirst) {
+  FakeModel m;
+  EngineConfig cfg;
+  cfg.max_num_seqs = 1;  // one sequence at a time: the admission order is the finishing order
+  Scheduler s(m, cfg, nullptr);
+  std::vector<std::shared_ptr<RequestStream>> streams;
+  const double priorities[] = {0, 0, 5, 1};  // arrival order
+  for (int i = 0; i < 4; ++i) {
+    auto r = prepared(uint64_t(i + 1), make_prompt(4, i + 1, m.vocab_size()), sampled(2), 9);
+    r.priority = priorities[i];
+    streams.push_back(r.stream);
+    s.add(std::move(r));
+  }
+  std::vector<int> finished_order;
+  for (int step = 0; step < 1000 && s.has_work(); ++step) {
+    s.step();
+    for (int i = 0; i < 4; ++i)
+      while (auto e = streams[size_t(i)]->pop(std::chrono::milliseconds(0)))
+        if (e->finish) finished_order.push_back(i);
+  }
+  // Stake 5 first, then stake 1, then the two unknown callers in arrival order.
+  EXPECT_EQ(finished_order, (std::vector<int>{2, 3, 0, 1}));
+}
+
 TEST(Scheduler, StopTokenEndsWithReasonStopAndIsNotReturned) {
   FakeModel m;
   Scheduler s(m, EngineConfig{}, nullptr);

@@ -101,6 +101,7 @@ std::unique_ptr<net::CompletionStream> EngineCompletionService::start(const net:
   sp.seed = req.seed;
   sp.stop = req.stop;
   if (req.deadline != Clock::time_point::max()) cr.deadline = req.deadline;
+  cr.priority = req.priority;
   try {
     validate(sp, engine_.runner().vocab_size());
   } catch (const Error& e) {
