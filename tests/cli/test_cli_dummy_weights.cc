@@ -1,10 +1,8 @@
 // `--dummy-weights` on the command line: generate runs a config-only model (same ids for the
 // same seed), bench runs one with a separate --tokenizer, and misuse is a clear error.
-#include <array>
 #include <cstdio>
 #include <fstream>
 #include <string>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gmock/gmock.h>
@@ -16,23 +14,9 @@ namespace {
 
 using ::testing::HasSubstr;
 
-struct CliResult {
-  int code = -1;
-  std::string out;  // stdout and stderr together
-};
+using CliResult = ember::test::CommandResult;
 
-CliResult ember_run(const std::string& args) {
-  CliResult r;
-  const std::string cmd = ember::test::ember_binary() + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+CliResult ember_run(const std::string& args) { return ember::test::run_ember(args); }
 
 std::string tiny_config(int vocab) {
   const std::string path = "/tmp/ember_dummy_cfg_" + std::to_string(getpid()) + "_" +

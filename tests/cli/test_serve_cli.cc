@@ -6,7 +6,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -33,22 +32,10 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kStartBound = std::chrono::seconds(120);
 constexpr auto kExitBound = std::chrono::seconds(60);
 
-struct CmdResult {
-  int code = -1;
-  std::string out;  // stdout and stderr together
-};
+using CmdResult = ember::test::CommandResult;
 
-CmdResult shell(const std::string& cmd) {
-  CmdResult r;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+// Runs a shell command line, stdout and stderr together.
+CmdResult shell(const std::string& cmd) { return ember::test::run_command(cmd + " 2>&1"); }
 
 std::string read_file(const fs::path& p) {
   std::ifstream in(p);
