@@ -6,6 +6,7 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <map>
 #include <utility>
@@ -188,6 +189,42 @@ class CudaBackendImpl final : public CudaBackend {
       }
     }
     return kv;
+  }
+
+  // One cudaMemcpy2DAsync per pair moves the block in every pool at once when the pools sit at a
+  // fixed stride (K0, V0, K1, V1, ... as alloc_kv_cache lays them out); otherwise one copy per
+  // pool. Stream-ordered after the step that wrote src, before the next that reads dst; no
+  // device allocation, so it is safe between graph replays.
+  void copy_kv_blocks(KvCache& kv,
+                      std::span<const std::pair<int32_t, int32_t>> src_dst) override {
+    check_kv_block_copies(kv.spec, src_dst);
+    const auto& s = kv.spec;
+    const int pools = 2 * s.num_layers;
+    expect(int(kv.k.size()) == s.num_layers && int(kv.v.size()) == s.num_layers,
+           "copy_kv_blocks", "the cache has fewer pools than its spec's layers");
+    const size_t block_bytes =
+        size_t(s.block_size) * size_t(s.num_kv_heads) * size_t(s.head_dim) * dtype_size(s.dtype);
+    auto pool = [&](int i) {
+      return static_cast<unsigned char*>((i % 2 ? kv.v : kv.k)[size_t(i / 2)].data);
+    };
+    unsigned char* base = pool(0);
+    // cudaMemcpy2D's pitch limit (cudaDevProp::memPitch) is 2^31 - 1 on current devices.
+    const ptrdiff_t pitch = pool(1) - base;
+    bool strided = pitch >= ptrdiff_t(block_bytes) && pitch <= ptrdiff_t(INT32_MAX);
+    for (int i = 1; strided && i < pools; ++i) strided = pool(i) == base + ptrdiff_t(i) * pitch;
+    for (const auto& [src, dst] : src_dst) {
+      if (src == dst) continue;
+      const size_t so = size_t(src) * block_bytes, d = size_t(dst) * block_bytes;
+      if (strided) {
+        EMBER_CUDA_CHECK(cudaMemcpy2DAsync(base + d, size_t(pitch), base + so, size_t(pitch),
+                                           block_bytes, size_t(pools),
+                                           cudaMemcpyDeviceToDevice, stream_));
+      } else {
+        for (int i = 0; i < pools; ++i)
+          EMBER_CUDA_CHECK(cudaMemcpyAsync(pool(i) + d, pool(i) + so, block_bytes,
+                                           cudaMemcpyDeviceToDevice, stream_));
+      }
+    }
   }
 
   size_t kv_budget_bytes() const override {

@@ -138,6 +138,22 @@ class CpuBackend final : public Backend {
     return kv;
   }
 
+  void copy_kv_blocks(KvCache& kv,
+                      std::span<const std::pair<int32_t, int32_t>> src_dst) override {
+    check_kv_block_copies(kv.spec, src_dst);
+    const auto& s = kv.spec;
+    const size_t block_bytes =
+        size_t(s.block_size) * size_t(s.num_kv_heads) * size_t(s.head_dim) * dtype_size(s.dtype);
+    for (int l = 0; l < s.num_layers; ++l)
+      for (Tensor* pool : {&kv.k[size_t(l)], &kv.v[size_t(l)]}) {
+        auto* base = static_cast<uint8_t*>(pool->data);
+        for (const auto& [src, dst] : src_dst)
+          if (src != dst)
+            std::memcpy(base + size_t(dst) * block_bytes, base + size_t(src) * block_bytes,
+                        block_bytes);
+      }
+  }
+
   void embed(const Tensor& table, const StepTensors& step, Tensor& out) override {
     cpu::embed(ctx_, table, step, out);
   }

@@ -6,8 +6,11 @@
 // Conventions: activations are 2-D [rows, cols] in activation_dtype(); weights keep their file
 // dtype; matmul weights are [out, in] as in the checkpoints (out = x · wᵀ); accumulation is fp32.
 // The fused QKV activation is [T, (n_heads + 2 * n_kv_heads) * head_dim]: q, then k, then v.
+#include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
+#include <utility>
 
 #include "engine/model/step.h"
 #include "engine/model/tensor.h"
@@ -60,6 +63,15 @@ class Backend {
   virtual void all_reduce(Tensor& x) = 0;
   // out[i] = x[logit_rows[i]]
   virtual void gather_rows(const Tensor& x, const StepTensors& step, Tensor& out) = 0;
+  // Copy-on-write of shared KV blocks (n > 1 completions): for each (src, dst) pair, block dst
+  // of every layer's K and V pool becomes a copy of block src. Pairs are applied in order; a
+  // bad block id fails before anything is copied.
+  virtual void copy_kv_blocks(KvCache& kv,
+                              std::span<const std::pair<int32_t, int32_t>> src_dst) = 0;
 };
+
+// Throws ember::Error naming the first (src, dst) block id outside [0, kv.spec.num_blocks).
+void check_kv_block_copies(const KvCacheSpec& spec,
+                           std::span<const std::pair<int32_t, int32_t>> src_dst);
 
 }  // namespace ember

@@ -1,7 +1,5 @@
 #include "engine/serve/transformer_runner.h"
 
-#include <cstring>
-
 #include "engine/core/error.h"
 #include "engine/model/dummy_weights.h"
 
@@ -51,19 +49,10 @@ std::vector<int32_t> TransformerRunner::eos_token_ids() const {
 }
 
 void TransformerRunner::copy_blocks(std::span<const BlockCopy> copies) {
-  // The KV pools of the CPU backend are host memory: [blocks, block_size, kv_heads, head_dim].
-  // A device backend needs a copy op in the Backend interface (not there yet).
-  if (backend_->activation_dtype() != DType::F32 || backend_->name().rfind("cpu", 0) != 0)
-    fail("model runner: copy-on-write of KV blocks is only implemented for the CPU backend");
-  const auto& s = kv_.spec;
-  const size_t block_bytes = size_t(s.block_size) * s.num_kv_heads * s.head_dim * dtype_size(s.dtype);
-  for (int l = 0; l < s.num_layers; ++l)
-    for (Tensor* pool : {&kv_.k[size_t(l)], &kv_.v[size_t(l)]}) {
-      auto* base = static_cast<uint8_t*>(pool->data);
-      for (const auto& c : copies)
-        std::memcpy(base + size_t(c.dst) * block_bytes, base + size_t(c.src) * block_bytes,
-                    block_bytes);
-    }
+  if (copies.empty()) return;
+  pairs_.clear();
+  for (const auto& c : copies) pairs_.emplace_back(c.src, c.dst);
+  backend_->copy_kv_blocks(kv_, pairs_);
 }
 
 void TransformerRunner::forward(const StepInput& step, std::vector<float>& logits) {

@@ -3,6 +3,8 @@
 // pools (one K and one V pool per layer, sized by a memory budget).
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "engine/model/backend.h"
 #include "engine/model/generate.h"
@@ -49,6 +51,7 @@ class TransformerRunner : public ModelRunner {
   std::unique_ptr<Backend> backend_;
   LoadedModel model_;
   KvCache kv_;
+  std::vector<std::pair<int32_t, int32_t>> pairs_;  // copy_blocks' staging, reused across steps
 };
 
 }  // namespace ember

@@ -368,6 +368,72 @@ TEST(CudaOps, PagedAttentionDecodeSplitAndGqa) {
   check_attention(AttnShape{32, 8, 128, 0.088f, 0}, many, g);
 }
 
+// Copy-on-write of KV blocks against the CPU reference, on the cache alloc_kv_cache lays out
+// (one strided copy per pair) and on one of separately allocated pools (a copy per pool).
+// Every block is filled through rope_and_store_kv with inv_freq = 0 (exact), different per
+// layer, so a copy into the wrong layer or block shows.
+TEST(CudaOps, CopyKvBlocks) {
+  EMBER_REQUIRE_GPU();
+  const uint32_t seed = test::fresh_seed();
+  SCOPED_TRACE(seed);
+  std::mt19937 g(seed);
+  const AttnShape a{4, 2, 16, 0.25f, 0};
+  const int layers = 3, num_blocks = 7, bs = 4;
+  const int W = (a.n_heads + 2 * a.n_kv_heads) * a.head_dim;
+  std::vector<int32_t> table(num_blocks);
+  std::iota(table.begin(), table.end(), 0);
+  std::shuffle(table.begin(), table.end(), g);
+  StepInput fill;
+  fill.add_sequence(std::vector<int32_t>(size_t(num_blocks * bs), 1), 0, table, bs, false);
+  std::vector<std::vector<float>> qkv;
+  for (int l = 0; l < layers; ++l) qkv.push_back(rand_bf16(size_t(fill.num_tokens()) * W, g));
+  const std::vector<float> zero_freq(size_t(a.head_dim / 2), 0.f);
+  // In order: block 4 gets block 3's new content (= old block 0); 6 onto itself is a no-op.
+  const std::vector<std::pair<int32_t, int32_t>> pairs{{0, 3}, {2, 1}, {3, 4}, {6, 6}};
+  const KvCacheSpec spec{layers, num_blocks, bs, a.n_kv_heads, a.head_dim, DType::F32};
+
+  for (DType act : test::activation_modes()) {
+    Backends b(act);
+    for (bool separate_pools : {false, true}) {
+      SCOPED_TRACE(mode(act) + (separate_pools ? " separate pools" : " one allocation"));
+      std::vector<std::vector<float>> pools[2];
+      for (int side = 0; side < 2; ++side) {
+        Backend& be = side == 0 ? *b.cpu : static_cast<Backend&>(*b.gpu);
+        const DType dt = side == 0 ? DType::F32 : act;
+        KvCache kv = be.alloc_kv_cache(spec);
+        if (separate_pools && side == 1) {
+          const Shape shape{num_blocks, bs, a.n_kv_heads, a.head_dim};
+          for (int l = 0; l < layers; ++l) {
+            kv.k[size_t(l)] = be.alloc(dt, shape);
+            kv.v[size_t(l)] = be.alloc(dt, shape);
+          }
+        }
+        Tensor f = put(be, zero_freq, DType::F32, {a.head_dim / 2});
+        StepTensors st = be.upload_step(fill);
+        for (int l = 0; l < layers; ++l) {
+          Tensor q = put(be, qkv[size_t(l)], dt, {fill.num_tokens(), W});
+          be.rope_and_store_kv(q, f, st, a, kv, l);
+        }
+        be.copy_kv_blocks(kv, pairs);
+        for (int l = 0; l < layers; ++l) {
+          pools[side].push_back(get(be, kv.k[size_t(l)]));
+          pools[side].push_back(get(be, kv.v[size_t(l)]));
+        }
+        if (side == 1) {
+          EXPECT_THROW(be.copy_kv_blocks(kv, std::vector<std::pair<int32_t, int32_t>>{{0, 7}}),
+                       Error);
+          EXPECT_THROW(be.copy_kv_blocks(kv, std::vector<std::pair<int32_t, int32_t>>{{-1, 0}}),
+                       Error);
+          EXPECT_EQ(get(be, kv.k[0]), pools[1][0]) << "a rejected copy changed the cache";
+        }
+      }
+      ASSERT_EQ(pools[0].size(), pools[1].size());
+      for (size_t p = 0; p < pools[0].size(); ++p)
+        EXPECT_EQ(pools[1][p], test::expected_as(pools[0][p], act)) << "pool " << p;
+    }
+  }
+}
+
 TEST(CudaOps, RejectsBadShapes) {
   EMBER_REQUIRE_GPU();
   Backends b(DType::BF16);

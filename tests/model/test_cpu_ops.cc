@@ -515,5 +515,63 @@ TEST(CpuOps, AllocIsAlignedAndZeroed) {
   EXPECT_EQ(copy.as<float>()[0], 1.f);
 }
 
+// Every K and V pool of every layer, as floats, pool order k0, v0, k1, v1, ...
+std::vector<std::vector<float>> kv_pools(Backend& be, const KvCache& kv) {
+  std::vector<std::vector<float>> out;
+  for (size_t l = 0; l < kv.k.size(); ++l) {
+    out.push_back(down(be, kv.k[l]));
+    out.push_back(down(be, kv.v[l]));
+  }
+  return out;
+}
+
+TEST(CpuOps, CopyKvBlocksCopiesListedBlocksInEveryLayerInOrder) {
+  std::mt19937 g(7);
+  auto be = make_cpu_backend(2);
+  const KvCacheSpec spec{3, 6, 4, 2, 8, DType::F32};
+  KvCache kv = be->alloc_kv_cache(spec);
+  for (size_t l = 0; l < kv.k.size(); ++l)
+    for (Tensor* t : {&kv.k[l], &kv.v[l]}) {
+      const auto v = randn(size_t(t->numel()), g);
+      std::copy(v.begin(), v.end(), t->as<float>());
+    }
+  auto want = kv_pools(*be, kv);
+  // Applied in order: block 4 receives block 3's new content (= old block 0); 5 to itself is
+  // a no-op.
+  const std::vector<std::pair<int32_t, int32_t>> pairs{{0, 3}, {2, 1}, {3, 4}, {5, 5}};
+  const size_t block = size_t(spec.block_size) * spec.num_kv_heads * spec.head_dim;
+  for (auto& pool : want)
+    for (auto [src, dst] : pairs)
+      std::copy_n(pool.begin() + int64_t(size_t(src) * block), block,
+                  pool.begin() + int64_t(size_t(dst) * block));
+  be->copy_kv_blocks(kv, pairs);
+  const auto got = kv_pools(*be, kv);
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t p = 0; p < got.size(); ++p) EXPECT_EQ(got[p], want[p]) << "pool " << p;
+  // Untouched blocks really kept their data (the expectation is not trivially all-equal).
+  EXPECT_NE(std::vector<float>(got[0].begin(), got[0].begin() + int64_t(block)),
+            std::vector<float>(got[0].begin() + int64_t(block), got[0].begin() + int64_t(2 * block)));
+}
+
+TEST(CpuOps, CopyKvBlocksRejectsOutOfRangeIdsBeforeCopying) {
+  auto be = make_cpu_backend(1);
+  KvCache kv = be->alloc_kv_cache(KvCacheSpec{2, 4, 2, 1, 4, DType::F32});
+  kv.k[1].as<float>()[0] = 5.f;  // block 0 of layer 1
+  const auto before = kv_pools(*be, kv);
+  for (auto bad : std::vector<std::pair<int32_t, int32_t>>{{4, 1}, {0, 4}, {-1, 2}, {2, 99}}) {
+    const int32_t id = bad.first < 0 || bad.first >= 4 ? bad.first : bad.second;
+    const std::vector<std::pair<int32_t, int32_t>> pairs{{0, 1}, bad};
+    try {
+      be->copy_kv_blocks(kv, pairs);
+      ADD_FAILURE() << "no error for " << bad.first << " -> " << bad.second;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("block id " + std::to_string(id)), std::string::npos)
+          << e.what();
+    }
+    EXPECT_EQ(kv_pools(*be, kv), before) << "the valid pair before the bad one was applied";
+  }
+  be->copy_kv_blocks(kv, {});  // nothing to do is fine
+}
+
 }  // namespace
 }  // namespace ember

@@ -62,6 +62,7 @@ class HostBackend : public Backend {
   void silu_mul(const Tensor&, Tensor&) override {}
   void all_reduce(Tensor&) override {}
   void gather_rows(const Tensor&, const StepTensors&, Tensor&) override {}
+  void copy_kv_blocks(KvCache&, std::span<const std::pair<int32_t, int32_t>>) override {}
 };
 
 std::string bytes_of(const Tensor& t) {
