@@ -58,6 +58,12 @@ TEST_F(CliServe, BenchWritesTheJsonReport) {
   EXPECT_EQ(out_tokens, 4 * 5);  // --ignore-eos: every request ran to --max-tokens
   EXPECT_FALSE(doc["concurrency"].get_int64().get(conc));
   EXPECT_EQ(conc, 2);
+  // The settings that shaped the workload are part of the record.
+  for (const char* k : {"max_tokens", "max_prompt_tokens", "requests", "max_batched_tokens"}) {
+    int64_t v = -1;
+    EXPECT_FALSE(doc[k].get_int64().get(v)) << k;
+    EXPECT_GT(v, 0) << k;
+  }
   std::string_view model;
   EXPECT_FALSE(doc["model"].get_string().get(model));
   // The two prompts repeat: the second pair finds their templated prefix cached.

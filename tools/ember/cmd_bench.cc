@@ -195,7 +195,8 @@ void run_bench(const BenchArgs& a) {
   if (!a.json_out.empty()) {
     const std::string j = fmt::format(
         "{{\"model\": {}, \"backend\": {}, \"prompts\": {}, \"concurrency\": {}, "
-        "\"requests\": {}, \"max_tokens\": {}, \"temperature\": {}, \"ignore_eos\": {}, "
+        "\"requests\": {}, \"max_tokens\": {}, \"max_prompt_tokens\": {}, \"temperature\": {}, "
+        "\"ignore_eos\": {}, "
         "\"max_batched_tokens\": {}, \"block_size\": {}, \"kv_cache_blocks\": {}, "
         "\"duration_s\": {:.4f}, \"prompt_tokens\": {}, \"output_tokens\": {}, "
         "\"requests_per_s\": {:.4f}, \"output_tokens_per_s\": {:.3f}, "
@@ -203,7 +204,7 @@ void run_bench(const BenchArgs& a) {
         "\"kv_cache_peak_fraction\": {:.4f}, \"prefix_cache_hit_rate\": {:.4f}, "
         "\"preemptions\": {}}}\n",
         json::quote(a.model), json::quote(runner->name()), json::quote(a.prompts), a.concurrency,
-        a.requests, a.max_tokens, a.temperature, a.ignore_eos, a.max_batched_tokens,
+        a.requests, a.max_tokens, a.max_prompt_tokens, a.temperature, a.ignore_eos, a.max_batched_tokens,
         a.block_size, st.kv_blocks_total, secs, in_tokens, out_tokens, rps, otps, ttps,
         pjson(ttft), pjson(itl), kv_peak, hit_rate, st.preemptions);
     std::ofstream f(a.json_out);
