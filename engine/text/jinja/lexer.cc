@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "engine/text/jinja/error.h"
+#include "engine/text/jinja/pystr.h"
 
 namespace ember::jinja {
 namespace {
@@ -19,24 +20,6 @@ std::string rstrip(std::string_view s) {
   size_t n = s.size();
   while (n > 0 && is_space(s[n - 1])) --n;
   return std::string(s.substr(0, n));
-}
-
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xc0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3f));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xe0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-    out += static_cast<char>(0x80 | (cp & 0x3f));
-  } else {
-    out += static_cast<char>(0xf0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-    out += static_cast<char>(0x80 | (cp & 0x3f));
-  }
 }
 
 int hex_value(char c) {
@@ -80,7 +63,7 @@ std::string decode_string(std::string_view body) {
           else cp = cp * 16 + static_cast<uint32_t>(h);
         }
         if (!ok || cp > 0x10ffff) runtime_error("truncated \\" + std::string(1, e) + " escape in string literal");
-        append_utf8(out, cp);
+        pystr::append_utf8(out, cp);
         i += n;
         break;
       }
@@ -89,7 +72,7 @@ std::string decode_string(std::string_view body) {
           uint32_t cp = static_cast<uint32_t>(e - '0');
           for (int k = 0; k < 2 && i + 1 < body.size() && body[i + 1] >= '0' && body[i + 1] <= '7'; ++k)
             cp = cp * 8 + static_cast<uint32_t>(body[++i] - '0');
-          append_utf8(out, cp);
+          pystr::append_utf8(out, cp);
         } else {
           out += '\\';
           out += e;
