@@ -227,6 +227,8 @@ class CudaBackendImpl final : public CudaBackend {
     }
   }
 
+  size_t kv_memory_available() const override { return kv_budget_bytes(); }
+
   size_t kv_budget_bytes() const override {
     size_t free = 0, total = 0;
     EMBER_CUDA_CHECK(cudaMemGetInfo(&free, &total));

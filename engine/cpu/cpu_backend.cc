@@ -9,6 +9,7 @@
 #include <new>
 
 #include "engine/core/error.h"
+#include "engine/core/host_memory.h"
 #include "engine/cpu/cpu_kernels.h"
 
 namespace ember {
@@ -121,6 +122,8 @@ class CpuBackend final : public Backend {
     s.block_tables = host_i32(tables, {s.num_seqs, s.max_blocks_per_seq});
     return s;
   }
+
+  size_t kv_memory_available() const override { return host_memory_available(); }
 
   KvCache alloc_kv_cache(const KvCacheSpec& spec) override {
     if (spec.dtype != DType::F32) fail("cpu backend: the KV cache must be F32");

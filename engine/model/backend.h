@@ -36,6 +36,9 @@ class Backend {
   virtual void download(const Tensor& src, void* dst) = 0;
   virtual StepTensors upload_step(const StepInput& step) = 0;
   virtual KvCache alloc_kv_cache(const KvCacheSpec& spec) = 0;
+  // Bytes the KV cache may take now when no explicit budget is given (the caller applies its
+  // fraction): host MemAvailable on the CPU; on a GPU, its memory budget less what is in use.
+  virtual size_t kv_memory_available() const = 0;
 
   // out[t] = table[tokens[t]]
   virtual void embed(const Tensor& table, const StepTensors& step, Tensor& out) = 0;

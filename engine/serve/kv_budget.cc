@@ -2,22 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
-#include <string>
 
 #include "engine/core/error.h"
 
 namespace ember {
-
-size_t host_memory_available() {
-  std::ifstream f("/proc/meminfo");
-  std::string key;
-  size_t kib = 0;
-  std::string unit;
-  while (f >> key >> kib >> unit)
-    if (key == "MemAvailable:") return kib * 1024;
-  return 0;
-}
 
 int kv_blocks_for_bytes(const ModelConfig& cfg, DType kv_dtype, int block_size,
                         size_t budget_bytes) {

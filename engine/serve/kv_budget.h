@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "engine/core/host_memory.h"
 #include "engine/model/config.h"
 
 namespace ember {
@@ -14,8 +15,6 @@ struct KvBudget {
   double fraction = 0.5;      // of the free memory, when gib is not set
 };
 
-// MemAvailable from /proc/meminfo (bytes); 0 when it cannot be read.
-size_t host_memory_available();
 // Blocks of `block_size` tokens (all layers' K and V) that fit in `budget_bytes`. Throws when
 // not even one block fits.
 int kv_blocks_for_bytes(const ModelConfig& cfg, DType kv_dtype, int block_size,

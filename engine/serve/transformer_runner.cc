@@ -38,7 +38,7 @@ void TransformerRunner::alloc_kv(const RunnerOptions& opts) {
   const DType kv_dtype = backend_->activation_dtype();
   const int64_t useful = opts.max_useful_tokens > 0 ? opts.max_useful_tokens : int64_t(1) << 40;
   const int blocks = kv_blocks_for_budget(cfg, kv_dtype, opts.block_size, opts.kv,
-                                          host_memory_available(), useful);
+                                          backend_->kv_memory_available(), useful);
   kv_ = backend_->alloc_kv_cache(model_.model->kv_spec(blocks, opts.block_size));
 }
 

@@ -85,9 +85,25 @@ TEST(CliGenerate, BadInputIsAnErrorNotACrash) {
   EXPECT_EQ(both.code, 2);
   auto no_model = run_ember("generate --model /nonexistent/dir");
   EXPECT_EQ(no_model.code, 2);
+  auto bad_backend = run_ember("generate" + m + " --backend gpu");
+  EXPECT_EQ(bad_backend.code, 2);
   auto bad_temp = run_ember("generate" + m + " --temperature -1");
   EXPECT_EQ(bad_temp.code, 1);
   EXPECT_THAT(bad_temp.out, HasSubstr("--temperature"));
+}
+
+TEST(CliGenerate, BackendChoiceFallsBackToTheCpuOnlyWhenAsked) {
+  EMBER_REQUIRE_ASSET(kStories);
+  const std::string m = " --model " + ember::test::asset(kStories) + " --max-tokens 4";
+  // auto runs wherever it can; cpu always can.
+  EXPECT_EQ(run_ember("generate" + m + " --backend auto").code, 0);
+  auto cpu = run_ember("generate" + m + " --backend cpu");
+  EXPECT_EQ(cpu.code, 0) << cpu.out;
+  EXPECT_THAT(cpu.out, HasSubstr("cpu ("));
+  // An explicit cuda never silently becomes the CPU: it runs on a GPU or fails saying why.
+  auto cuda = run_ember("generate" + m + " --backend cuda");
+  if (cuda.code != 0) EXPECT_THAT(cuda.out, HasSubstr("--backend cuda:"));
+  else EXPECT_THAT(cuda.out, ::testing::Not(HasSubstr("cpu (")));
 }
 
 }  // namespace

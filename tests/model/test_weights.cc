@@ -50,6 +50,7 @@ class HostBackend : public Backend {
   void download(const Tensor& src, void* dst) override { std::memcpy(dst, src.data, src.nbytes()); }
   StepTensors upload_step(const StepInput&) override { throw Error("fake"); }
   KvCache alloc_kv_cache(const KvCacheSpec&) override { throw Error("fake"); }
+  size_t kv_memory_available() const override { return 0; }
   void embed(const Tensor&, const StepTensors&, Tensor&) override {}
   void rmsnorm(const Tensor&, const Tensor&, float, Tensor&) override {}
   void add_rmsnorm(Tensor&, const Tensor&, const Tensor&, float, Tensor&) override {}

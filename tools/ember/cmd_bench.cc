@@ -12,13 +12,12 @@
 #include <simdjson.h>
 
 #include "engine/core/error.h"
-#include "engine/cpu/cpu_backend.h"
 #include "engine/model/dummy_weights.h"
-#include "kernels/cuda_backend.h"
 #include "engine/model/json_write.h"
 #include "engine/serve/chat_codec.h"
 #include "engine/serve/engine.h"
 #include "engine/serve/transformer_runner.h"
+#include "tools/ember/backend_choice.h"
 #include "tools/ember/commands.h"
 
 namespace ember::cli {
@@ -27,8 +26,9 @@ namespace {
 
 struct BenchArgs {
   std::string model, prompts, json_out;
-  std::string dummy_weights, tokenizer, backend = "cpu";  // --dummy-weights needs --tokenizer
-  int concurrency = 1, requests = 64, max_tokens = 128, threads = 0;
+  std::string dummy_weights, tokenizer;  // --dummy-weights needs --tokenizer
+  BackendChoice backend;
+  int concurrency = 1, requests = 64, max_tokens = 128;
   int max_prompt_tokens = 1024, max_batched_tokens = 512, block_size = 16;
   double kv_cache_gb = 0;
   float temperature = 0.8f;
@@ -87,15 +87,7 @@ void run_bench(const BenchArgs& a) {
   ro.block_size = a.block_size;
   if (a.kv_cache_gb > 0) ro.kv.gib = a.kv_cache_gb;
   ro.max_useful_tokens = int64_t(a.concurrency) * (a.max_prompt_tokens + a.max_tokens + a.block_size);
-  CpuBackendOptions bo;
-  bo.threads = a.threads;
-  std::unique_ptr<Backend> backend;
-  if (a.backend == "cuda")
-    backend = make_cuda_backend(0, 0.9);
-  else if (a.backend == "cpu")
-    backend = make_cpu_backend(bo);
-  else
-    fail("--backend {}: expected cpu or cuda", a.backend);
+  auto backend = make_backend(a.backend, ro);
   auto runner = a.model.empty()
                     ? TransformerRunner::open_dummy(find_dummy_config(a.dummy_weights),
                                                     std::move(backend), ro)
@@ -223,7 +215,6 @@ void add_bench_command(CLI::App& app) {
                   "(llama-3-8b) or a config.json path")
       ->excludes(m);
   cmd->add_option("--tokenizer", a->tokenizer, "Folder with tokenizer.json (default: --model)");
-  cmd->add_option("--backend", a->backend, "cpu or cuda")->capture_default_str();
   cmd->add_option("--prompts", a->prompts, "JSONL file with a \"prompt\" field per line")
       ->required();
   cmd->add_option("--concurrency", a->concurrency, "Requests in flight")->capture_default_str();
@@ -231,7 +222,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--max-tokens", a->max_tokens, "Output tokens per request")->capture_default_str();
   cmd->add_option("--json", a->json_out, "Write the results as one JSON object to this file");
   cmd->add_option("--kv-cache-gb", a->kv_cache_gb, "KV cache budget (default: half the free memory)");
-  cmd->add_option("--threads", a->threads, "CPU threads (0: all)")->capture_default_str();
+  add_backend_options(cmd, a->backend);
   cmd->add_option("--max-prompt-tokens", a->max_prompt_tokens, "Prompts are cut to this length")
       ->capture_default_str();
   cmd->add_option("--max-batched-tokens", a->max_batched_tokens, "Token budget of one step")

@@ -5,10 +5,10 @@
 #include <iostream>
 
 #include "engine/core/error.h"
-#include "engine/cpu/cpu_backend.h"
 #include "engine/serve/chat_codec.h"
 #include "engine/serve/engine.h"
 #include "engine/serve/transformer_runner.h"
+#include "tools/ember/backend_choice.h"
 #include "tools/ember/commands.h"
 
 namespace ember::cli {
@@ -17,7 +17,8 @@ namespace {
 
 struct ChatArgs {
   std::string model, system;
-  int max_tokens = 512, threads = 0;
+  int max_tokens = 512;
+  BackendChoice backend;
   double kv_cache_gb = 0;
   SamplingParams sampling;
   uint64_t seed = 0;
@@ -30,9 +31,8 @@ void run_chat(const ChatArgs& a) {
   RunnerOptions ro;
   if (a.kv_cache_gb > 0) ro.kv.gib = a.kv_cache_gb;
   ro.max_useful_tokens = 1 << 16;
-  CpuBackendOptions bo;
-  bo.threads = a.threads;
-  Engine engine(TransformerRunner::open(a.model, make_cpu_backend(bo), ro), EngineConfig{}, codec);
+  auto backend = make_backend(a.backend, ro);
+  Engine engine(TransformerRunner::open(a.model, std::move(backend), ro), EngineConfig{}, codec);
   SamplingParams sp = a.sampling;
   sp.max_tokens = a.max_tokens;
   validate(sp, engine.runner().vocab_size());
@@ -95,7 +95,7 @@ void add_chat_command(CLI::App& app) {
   cmd->add_option("--seed", a->seed, "Reproducible replies (turn i uses seed + i)")
       ->each([a](const std::string&) { a->seeded = true; });
   cmd->add_option("--kv-cache-gb", a->kv_cache_gb, "KV cache budget (default: half the free memory)");
-  cmd->add_option("--threads", a->threads, "CPU threads (0: all)")->capture_default_str();
+  add_backend_options(cmd, a->backend);
   cmd->callback([a] { run_chat(*a); });
 }
 

@@ -7,11 +7,11 @@
 #include <sstream>
 
 #include "engine/core/error.h"
-#include "engine/cpu/cpu_backend.h"
 #include "engine/model/dummy_weights.h"
 #include "engine/serve/chat_codec.h"
 #include "engine/serve/engine.h"
 #include "engine/serve/transformer_runner.h"
+#include "tools/ember/backend_choice.h"
 #include "tools/ember/commands.h"
 
 namespace ember::cli {
@@ -29,7 +29,7 @@ struct GenerateArgs {
   bool seeded = false;
   bool raw = false;
   bool print_ids = false;
-  int threads = 0;
+  BackendChoice backend;
 };
 
 std::vector<int32_t> parse_ids(const std::string& s) {
@@ -64,14 +64,13 @@ void run_generate(const GenerateArgs& a) {
          "--prompt-ids",
          a.model.empty() ? a.dummy_weights : a.model);
 
-  CpuBackendOptions bo;
-  bo.threads = a.threads;
   RunnerOptions ro;
   // One sequence: a KV cache for the model's whole context is plenty.
   ro.max_useful_tokens = 1 << 16;
+  auto backend = make_backend(a.backend, ro);
   auto runner = a.model.empty() ? TransformerRunner::open_dummy(find_dummy_config(a.dummy_weights),
-                                                                make_cpu_backend(bo), ro)
-                                : TransformerRunner::open(a.model, make_cpu_backend(bo), ro);
+                                                                std::move(backend), ro)
+                                : TransformerRunner::open(a.model, std::move(backend), ro);
   const std::string runner_name = runner->name();
   const int bos = runner->config().bos_token_id;
   Engine engine(std::move(runner), EngineConfig{}, codec);
@@ -144,7 +143,7 @@ void add_generate_command(CLI::App& app) {
       ->each([a](const std::string&) { a->seeded = true; });
   cmd->add_flag("--raw", a->raw, "Tokenize --prompt as it is (special tokens added), no chat template");
   cmd->add_flag("--print-ids", a->print_ids, "Print the generated ids on one line at the end");
-  cmd->add_option("--threads", a->threads, "CPU threads (0: all)")->capture_default_str();
+  add_backend_options(cmd, a->backend);
   cmd->callback([a] { run_generate(*a); });
 }
 

@@ -15,7 +15,6 @@
 #include <fmt/format.h>
 
 #include "engine/core/error.h"
-#include "engine/cpu/cpu_backend.h"
 #include "engine/model/config.h"
 #include "engine/serve/chat_codec.h"
 #include "engine/serve/engine.h"
@@ -24,6 +23,7 @@
 #include "net/auth/wallet.h"
 #include "net/axon/axon_auth.h"
 #include "net/axon/miner_server.h"
+#include "tools/ember/backend_choice.h"
 #include "tools/ember/commands.h"
 #include "tools/ember/demo_model.h"
 #include "tools/ember/engine_completion_service.h"
@@ -43,7 +43,8 @@ struct ServeArgs {
   std::string allow_file, block_file, metagraph_file;
   double min_stake = 0;
   bool require_permit = false;
-  int threads = 0, io_threads = 1, workers = 64, max_connections = 1024, max_batch = 256;
+  BackendChoice backend;
+  int io_threads = 1, workers = 64, max_connections = 1024, max_batch = 256;
   double kv_cache_gb = 0;
   std::string api_key;
   int max_tokens = 512;
@@ -134,11 +135,10 @@ void run_serve(ServeArgs a) {
   // No point caching more than every sequence of a full batch at the model's context length.
   const int max_ctx = load_model_config(model_dir).max_position_embeddings;
   ro.max_useful_tokens = int64_t(a.max_batch) * (max_ctx > 0 ? std::min(max_ctx, 32768) : 32768);
-  CpuBackendOptions bo;
-  bo.threads = a.threads;
   EngineConfig ec;
   ec.max_num_seqs = a.max_batch;
-  auto runner = TransformerRunner::open(model_dir, make_cpu_backend(bo), ro);
+  auto backend = make_backend(a.backend, ro);
+  auto runner = TransformerRunner::open(model_dir, std::move(backend), ro);
   const int kv_blocks = runner->num_kv_blocks(), block_size = runner->kv_block_size();
   Engine engine(runner, ec, codec);
 
@@ -230,9 +230,7 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--min-stake", a->min_stake, "Minimum stake of a caller (with --metagraph)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--require-permit", a->require_permit, "Only validators with a permit (with --metagraph)");
-  cmd->add_option("--threads", a->threads, "CPU threads of the model (0: all)")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+  add_backend_options(cmd, a->backend);
   cmd->add_option("--io-threads", a->io_threads, "HTTP I/O threads")
       ->capture_default_str()
       ->check(CLI::Range(1, 256));

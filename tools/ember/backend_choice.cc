@@ -1,0 +1,40 @@
+#include "tools/ember/backend_choice.h"
+
+#include "engine/core/error.h"
+#include "engine/cpu/cpu_backend.h"
+#include "kernels/cuda_backend.h"
+
+namespace ember::cli {
+
+void add_backend_options(CLI::App* cmd, BackendChoice& c) {
+  cmd->add_option("--backend", c.name, "auto (the GPU when usable, else the CPU), cpu or cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+      ->capture_default_str();
+  cmd->add_option("--threads", c.threads, "CPU threads (0: all)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--gpu-memory-fraction", c.gpu_memory_fraction,
+                  "Share of the GPU's memory for weights, activations and the KV cache")
+      ->check(CLI::Range(0.05, 1.0))
+      ->capture_default_str();
+}
+
+std::unique_ptr<Backend> make_backend(const BackendChoice& c, RunnerOptions& runner_options) {
+  const bool cuda = c.name == "cuda" || (c.name == "auto" && cuda_device_available());
+  if (!cuda) {
+    CpuBackendOptions o;
+    o.threads = c.threads;
+    return make_cpu_backend(o);
+  }
+  if (!cuda_device_available()) {
+#ifdef EMBER_HAVE_CUDA
+    fail("--backend cuda: no usable CUDA device was found");
+#else
+    fail("--backend cuda: this ember was built without the CUDA backend (no nvcc at configure time)");
+#endif
+  }
+  runner_options.kv.fraction = 1.0;
+  return make_cuda_backend(0, c.gpu_memory_fraction);
+}
+
+}  // namespace ember::cli

@@ -1,0 +1,28 @@
+#pragma once
+// Which backend a command runs on: --backend auto|cpu|cuda (auto: the GPU when one is usable),
+// with the CPU's thread count and the GPU's memory fraction. Shared by generate, chat, bench
+// and serve so that every command picks the device the same way.
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "engine/model/backend.h"
+#include "engine/serve/transformer_runner.h"
+
+namespace ember::cli {
+
+struct BackendChoice {
+  std::string name = "auto";
+  int threads = 0;                   // CPU threads (0: all)
+  double gpu_memory_fraction = 0.9;  // of the GPU's memory for weights, activations and KV
+};
+
+// Adds --backend, --threads and --gpu-memory-fraction to `cmd`.
+void add_backend_options(CLI::App* cmd, BackendChoice& c);
+
+// Makes the chosen backend. On the GPU the KV budget comes from --gpu-memory-fraction, so the
+// runner's fraction of "available" memory becomes 1 unless --kv-cache-gb was given.
+std::unique_ptr<Backend> make_backend(const BackendChoice& c, RunnerOptions& runner_options);
+
+}  // namespace ember::cli
