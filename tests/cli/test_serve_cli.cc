@@ -212,21 +212,50 @@ TEST_F(ServeCli, DemoModelServesHealthAndCompletionsThenStopsOnSigterm) {
 }
 
 TEST_F(ServeCli, SighupReloadsListsAndKeepsOldOnBadFile) {
-  const std::string ss58 = make_hotkey();
-  ASSERT_FALSE(ss58.empty());
-  const fs::path allow = dir_ / "allow.txt";
-  std::ofstream(allow) << ss58 << "\n";
-  const int port = start_server({"--host", "127.0.0.1", "--port", "0", "--wallet.path", wallet(),
-                                 "--allow-hotkeys", allow.string(), "--stats-interval", "0"});
-  ASSERT_GT(port, 0) << log();
+  // The miner's hotkey (wallet "default") and a validator's (wallet "validator"), both from
+  // `ember key new`; the validator calls the axon with `ember query`, a signed Prompting synapse.
+  const std::string miner = make_hotkey();
+  ASSERT_FALSE(miner.empty());
+  CmdResult vk = shell(ember::test::ember_binary() + " key new --wallet.path " + wallet() +
+                       " --wallet.name validator");
+  ASSERT_EQ(vk.code, 0) << vk.out;
+  const size_t at = vk.out.find("ss58:");
+  ASSERT_NE(at, std::string::npos) << vk.out;
+  std::string validator;
+  std::istringstream(vk.out.substr(at + 5)) >> validator;
+  ASSERT_FALSE(validator.empty());
 
+  // Only the miner's own hotkey is allowed at first: the validator is refused.
+  const fs::path allow = dir_ / "allow.txt";
+  std::ofstream(allow) << miner << "\n";
+  const int port = start_server({"--host", "127.0.0.1", "--port", "0", "--wallet.path", wallet(),
+                                 "--allow-hotkeys", allow.string(), "--stats-interval", "0",
+                                 "--max-tokens", "4"});
+  ASSERT_GT(port, 0) << log();
+  auto query = [&] {
+    return shell(ember::test::ember_binary() + " query --axon 127.0.0.1:" + std::to_string(port) +
+                 " --axon-hotkey " + miner + " --wallet.path " + wallet() +
+                 " --wallet.name validator --prompt hello --timeout 60");
+  };
+  CmdResult refused = query();
+  EXPECT_NE(refused.code, 0) << refused.out;
+  EXPECT_THAT(refused.out, HasSubstr("axon answered 403: Forbidden. Key is blacklisted: Unrecognized hotkey."));
+
+  // The allow file now names the validator; SIGHUP reloads it without a restart.
+  std::ofstream(allow) << "# reloaded\n" << validator << "\n";
   ASSERT_EQ(::kill(pid_, SIGHUP), 0);
   EXPECT_TRUE(log_shows("SIGHUP: access lists reloaded")) << log();
+  CmdResult served = query();
+  EXPECT_EQ(served.code, 0) << served.out << log();
+  EXPECT_THAT(served.out, Not(HasSubstr("axon answered")));
 
+  // A bad file is refused and the previous lists stay: the validator is still served.
   std::ofstream(allow) << "not-an-address\n";
   ASSERT_EQ(::kill(pid_, SIGHUP), 0);
   EXPECT_TRUE(log_shows("reload failed, keeping the previous lists")) << log();
   EXPECT_THAT(log(), HasSubstr("not-an-address"));
+  CmdResult kept = query();
+  EXPECT_EQ(kept.code, 0) << kept.out << log();
 
   // Still serving after both reloads.
   EXPECT_EQ(http(url(port, "/health")).status, 200);
