@@ -9,9 +9,9 @@
 
 namespace ember {
 
-LoadedModel load_model(const std::string& dir, Backend& backend) {
-  LoadedModel m{load_model_config(dir), WeightFiles::open(dir), nullptr};
-  ModelWeights w = load_weights(m.cfg, m.files, backend);
+LoadedModel load_model(const std::string& dir, Backend& backend, const ProgressFn& progress) {
+  LoadedModel m{load_model_config(dir), WeightFiles::open(dir, progress), nullptr};
+  ModelWeights w = load_weights(m.cfg, m.files, backend, {}, progress);
   m.model = std::make_unique<Transformer>(m.cfg, backend, std::move(w));
   return m;
 }

@@ -20,7 +20,8 @@ struct LoadedModel {
   WeightFiles files;
   std::unique_ptr<Transformer> model;
 };
-LoadedModel load_model(const std::string& dir, Backend& backend);
+// `progress` hears of mapped bytes and checked tensors as loading goes.
+LoadedModel load_model(const std::string& dir, Backend& backend, const ProgressFn& progress = {});
 
 struct GenerateOptions {
   int max_tokens = 256;

@@ -1,5 +1,7 @@
 #include "engine/serve/transformer_runner.h"
 
+#include <chrono>
+
 #include "engine/core/error.h"
 #include "engine/model/dummy_weights.h"
 
@@ -10,9 +12,13 @@ std::shared_ptr<TransformerRunner> TransformerRunner::open(const std::string& di
                                                            const RunnerOptions& opts) {
   if (!backend) fail("model runner: no backend");
   std::shared_ptr<TransformerRunner> r(new TransformerRunner());
+  const auto t0 = std::chrono::steady_clock::now();
   r->backend_ = std::move(backend);
-  r->model_ = load_model(dir, *r->backend_);
+  r->model_ = load_model(dir, *r->backend_, opts.progress);
   r->alloc_kv(opts);
+  size_t bytes = 0;
+  for (const auto& [_, t] : r->model_.files.all()) bytes += t->nbytes;
+  r->report_loaded(opts, t0, bytes);
   return r;
 }
 
@@ -22,6 +28,7 @@ std::shared_ptr<TransformerRunner> TransformerRunner::open_dummy(const std::stri
                                                                  uint64_t seed) {
   if (!backend) fail("model runner: no backend");
   std::shared_ptr<TransformerRunner> r(new TransformerRunner());
+  const auto t0 = std::chrono::steady_clock::now();
   r->backend_ = std::move(backend);
   r->model_.cfg = load_dummy_config(config_json);
   DummyWeightOptions wo;
@@ -30,6 +37,7 @@ std::shared_ptr<TransformerRunner> TransformerRunner::open_dummy(const std::stri
   r->model_.model = std::make_unique<Transformer>(
       r->model_.cfg, *r->backend_, make_dummy_weights(r->model_.cfg, *r->backend_, wo));
   r->alloc_kv(opts);
+  r->report_loaded(opts, t0, 0);
   return r;
 }
 
@@ -40,6 +48,19 @@ void TransformerRunner::alloc_kv(const RunnerOptions& opts) {
   const int blocks = kv_blocks_for_budget(cfg, kv_dtype, opts.block_size, opts.kv,
                                           backend_->kv_memory_available(), useful);
   kv_ = backend_->alloc_kv_cache(model_.model->kv_spec(blocks, opts.block_size));
+}
+
+void TransformerRunner::report_loaded(const RunnerOptions& opts,
+                                      std::chrono::steady_clock::time_point t0,
+                                      size_t weight_bytes) const {
+  if (!opts.on_loaded) return;
+  LoadSummary s;
+  s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  s.weight_bytes = weight_bytes;
+  s.kv_blocks = kv_.spec.num_blocks;
+  s.block_size = kv_.spec.block_size;
+  s.backend = backend_->name();
+  opts.on_loaded(s);
 }
 
 std::string TransformerRunner::name() const { return backend_->name(); }

@@ -1,6 +1,8 @@
 #pragma once
 // The ModelRunner over the real Transformer: owns the backend, the loaded model and the KV
 // pools (one K and one V pool per layer, sized by a memory budget).
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -13,11 +15,22 @@
 
 namespace ember {
 
+struct LoadSummary {
+  double seconds = 0;       // from the first file opened to the KV cache allocated
+  size_t weight_bytes = 0;  // as stored in the files (0 for random weights)
+  int kv_blocks = 0, block_size = 0;
+  std::string backend;
+};
+
 struct RunnerOptions {
   KvBudget kv;
   int block_size = 16;
   // Upper bound on tokens worth caching (e.g. max_num_seqs * max context); 0: no bound.
   int64_t max_useful_tokens = 0;
+  // Loading progress (bytes mapped, tensors checked), for a terminal.
+  ProgressFn progress;
+  // Called once the weights are on the backend and the KV cache is allocated.
+  std::function<void(const LoadSummary&)> on_loaded;
 };
 
 class TransformerRunner : public ModelRunner {
@@ -48,6 +61,8 @@ class TransformerRunner : public ModelRunner {
  private:
   TransformerRunner() = default;
   void alloc_kv(const RunnerOptions& opts);
+  void report_loaded(const RunnerOptions& opts, std::chrono::steady_clock::time_point t0,
+                     size_t weight_bytes) const;
   std::unique_ptr<Backend> backend_;
   LoadedModel model_;
   KvCache kv_;

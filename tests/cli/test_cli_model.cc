@@ -44,7 +44,24 @@ TEST_F(CliModel, MakeModelThenInspect) {
   EXPECT_THAT(i.out, HasSubstr("head dim 32"));
   EXPECT_THAT(i.out, HasSubstr("vocab          300"));
   EXPECT_THAT(i.out, HasSubstr("KV per token"));
-  EXPECT_THAT(i.out, HasSubstr("80 GiB GPU"));
+  // KV capacity per card: the difference between two cards is their extra usable memory
+  // (90% of it) divided by the KV bytes per token (qwen3 here: 2 x 3 layers x 2 kv heads x 32
+  // dims x 2 bytes = 768 B), whatever the weights take.
+  auto tokens_on = [&](int gb) -> int64_t {
+    const std::string key = std::to_string(gb) + " GiB GPU (";
+    const size_t at = i.out.find(key);
+    if (at == std::string::npos) return -1;
+    const size_t close = i.out.find(')', at);
+    return std::stoll(i.out.substr(close + 1));
+  };
+  const int64_t t24 = tokens_on(24), t48 = tokens_on(48), t80 = tokens_on(80);
+  ASSERT_GT(t24, 0) << i.out;
+  ASSERT_GT(t48, t24) << i.out;
+  ASSERT_GT(t80, t48) << i.out;
+  EXPECT_NEAR(double(t80 - t24), 56.0 * 1024 * 1024 * 1024 * 0.9 / 768, 2.0) << i.out;
+  EXPECT_NEAR(double(t48 - t24), 24.0 * 1024 * 1024 * 1024 * 0.9 / 768, 2.0) << i.out;
+  EXPECT_THAT(i.out, HasSubstr("parameters"));
+  EXPECT_THAT(i.out, HasSubstr("weights BF16"));
   // Not a terminal: no carriage-return progress in the output.
   EXPECT_EQ(i.out.find('\r'), std::string::npos);
 }

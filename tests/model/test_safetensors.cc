@@ -9,6 +9,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "engine/core/dtype.h"
 #include "engine/core/error.h"
 
 namespace ember {
@@ -83,6 +84,29 @@ TEST_F(Safetensors, WritesAndReadsBack) {
   // The data section starts 8-byte aligned, so the first tensor is aligned in the mapping.
   EXPECT_EQ(reinterpret_cast<uintptr_t>(w.data) % 8, 0u);
   EXPECT_EQ(f->file_size(), fs::file_size(p));
+}
+
+// FP8 checkpoints store E4M3 tensors; the reader maps them and their values decode exactly.
+TEST_F(Safetensors, ReadsF8E4M3Tensors) {
+  const std::string p = path("f8.safetensors");
+  // 1, -1, 448 (the largest finite E4M3), 0.5, a subnormal 2^-9, then padding to check nbytes.
+  const std::vector<uint8_t> f8 = {0x38, 0xb8, 0x7e, 0x30, 0x01};
+  write_safetensors(p, {{"w", DType::F8_E4M3, {5}, f8}, {"s", DType::F32, {1}, f32_bytes({2})}});
+  auto f = SafetensorsFile::open(p);
+  const TensorView& w = f->tensors().at("w");
+  EXPECT_EQ(w.dtype, DType::F8_E4M3);
+  EXPECT_EQ(w.nbytes, 5u);
+  const float want[] = {1.f, -1.f, 448.f, 0.5f, 0x1.0p-9f};
+  for (size_t i = 0; i < 5; ++i) EXPECT_EQ(load_as_f32(w.data, w.dtype, i), want[i]) << i;
+  EXPECT_EQ(reinterpret_cast<const float*>(f->tensors().at("s").data)[0], 2.f);
+  // A byte range that does not match the shape is still caught for 1-byte dtypes.
+  expect_error(
+      [&] {
+        SafetensorsFile::open(raw("bad.safetensors",
+                                  R"({"w":{"dtype":"F8_E4M3","shape":[4],"data_offsets":[0,3]}})",
+                                  3));
+      },
+      {"'w'"});
 }
 
 TEST_F(Safetensors, WriterRejectsWrongByteCount) {

@@ -3,6 +3,7 @@
 #include "engine/core/error.h"
 #include "engine/cpu/cpu_backend.h"
 #include "kernels/cuda_backend.h"
+#include "tools/ember/load_progress.h"
 
 namespace ember::cli {
 
@@ -20,6 +21,8 @@ void add_backend_options(CLI::App* cmd, BackendChoice& c) {
 }
 
 std::unique_ptr<Backend> make_backend(const BackendChoice& c, RunnerOptions& runner_options) {
+  runner_options.progress = terminal_progress();
+  runner_options.on_loaded = print_load_summary;
   const bool cuda = c.name == "cuda" || (c.name == "auto" && cuda_device_available());
   if (!cuda) {
     CpuBackendOptions o;

@@ -21,7 +21,8 @@ struct BackendChoice {
 // Adds --backend, --threads and --gpu-memory-fraction to `cmd`.
 void add_backend_options(CLI::App* cmd, BackendChoice& c);
 
-// Makes the chosen backend. On the GPU the KV budget comes from --gpu-memory-fraction, so the
+// Makes the chosen backend and sets what every command shows while the model loads (progress
+// on a terminal, then the time taken). On the GPU the KV budget comes from --gpu-memory-fraction, so the
 // runner's fraction of "available" memory becomes 1 unless --kv-cache-gb was given.
 std::unique_ptr<Backend> make_backend(const BackendChoice& c, RunnerOptions& runner_options);
 

@@ -14,20 +14,11 @@
 #include "engine/model/safetensors.h"
 #include "engine/model/weights.h"
 #include "tools/ember/commands.h"
+#include "tools/ember/load_progress.h"
 
 namespace ember::cli {
 
 namespace {
-
-std::string human_bytes(double b) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  while (b >= 1024 && u < 4) {
-    b /= 1024;
-    ++u;
-  }
-  return u == 0 ? fmt::format("{:.0f} B", b) : fmt::format("{:.2f} {}", b, units[u]);
-}
 
 std::string rope_desc(const ModelConfig& c) {
   switch (c.rope_scaling.type) {
@@ -40,20 +31,6 @@ std::string rope_desc(const ModelConfig& c) {
   return "?";
 }
 
-// Progress on a terminal only: a log file gets the summary, not a stream of carriage returns.
-ProgressFn terminal_progress(bool tty) {
-  if (!tty) return {};
-  return [](const LoadProgress& p) {
-    if (p.tensors_total && p.tensors_checked)
-      std::fprintf(stderr, "\rchecked %zu/%zu tensors            ", p.tensors_checked,
-                   p.tensors_total);
-    else
-      std::fprintf(stderr, "\rmapped %s of %s", human_bytes(double(p.bytes_mapped)).c_str(),
-                   human_bytes(double(p.bytes_total)).c_str());
-    std::fflush(stderr);
-  };
-}
-
 // What "fits next to the weights" assumes: 90% of the card is usable (the CUDA context, the
 // allocator's slack and fragmentation take the rest), and 1 GiB goes to activations and
 // GEMM workspace.
@@ -64,7 +41,7 @@ void run_inspect(const std::string& dir) {
   const auto t0 = std::chrono::steady_clock::now();
   const bool tty = isatty(STDERR_FILENO);
   const ModelConfig c = load_model_config(dir);
-  const ProgressFn progress = terminal_progress(tty);
+  const ProgressFn progress = terminal_progress();
   const WeightFiles files = WeightFiles::open(dir, progress);
   check_weights(c, files, progress);
   if (tty) std::fprintf(stderr, "\r%60s\r", "");
@@ -103,13 +80,16 @@ void run_inspect(const std::string& dir) {
   fmt::print("KV-cache tokens (all sequences together) that fit next to the weights (assumes {:.0f}% of GPU memory usable, "
              "minus the weights, minus {} for activations):\n",
              kUsableFraction * 100, human_bytes(kActivationReserve));
-  for (int gb : {24, 48, 80}) {
+  // The cards miners rent, by memory size.
+  const std::pair<int, const char*> cards[] = {
+      {24, "RTX 4090"}, {48, "L40 / A6000"}, {80, "H100"}};
+  for (const auto& [gb, names] : cards) {
     const double free = double(gb) * 1024 * 1024 * 1024 * kUsableFraction -
                         double(weight_bytes) - kActivationReserve;
     if (free <= 0)
-      fmt::print("  {:>2} GiB GPU   weights do not fit\n", gb);
+      fmt::print("  {:>2} GiB GPU ({:<11})  weights do not fit\n", gb, names);
     else
-      fmt::print("  {:>2} GiB GPU   {} tokens\n", gb, int64_t(free / double(kv)));
+      fmt::print("  {:>2} GiB GPU ({:<11})  {} tokens\n", gb, names, int64_t(free / double(kv)));
   }
   fmt::print("loaded and checked in {:.2f} s\n", secs);
 }
