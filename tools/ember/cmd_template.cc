@@ -1,6 +1,7 @@
 // `ember template`: renders a chat template for a conversation, exactly as the engine would build
 // the prompt (nothing added: no trailing newline).
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -36,8 +37,14 @@ jinja::Value read_json_file(const std::string& path) {
 void run_template(const TemplateArgs& a) {
   int sources = !a.model_dir.empty() + !a.tokenizer_config.empty() + !a.template_file.empty();
   if (sources != 1) fail("template: give exactly one of --model, --tokenizer-config, --template");
+  // The other sources take their special tokens from their own config; ignoring these silently
+  // would print a prompt the user did not ask for.
+  if ((a.bos_set || a.eos_set) && a.template_file.empty())
+    fail("template: --bos and --eos apply only to --template");
   text::ChatTemplate tmpl;
   if (!a.model_dir.empty()) {
+    // A mistyped path would otherwise get the plain fallback of a folder without a template.
+    if (!std::filesystem::is_directory(a.model_dir)) fail("template: --model '{}' is not a folder", a.model_dir);
     tmpl = text::ChatTemplate::from_model_dir(a.model_dir);
   } else if (!a.tokenizer_config.empty()) {
     tmpl = text::ChatTemplate::from_tokenizer_config(a.tokenizer_config);
@@ -72,7 +79,7 @@ void run_template(const TemplateArgs& a) {
 void add_template_command(CLI::App& app) {
   auto args = std::make_shared<TemplateArgs>();
   auto* cmd = app.add_subcommand("template", "Render a model's chat template for a conversation (prints the prompt exactly)");
-  cmd->add_option("--model", args->model_dir, "Model folder (chat_template.jinja/.json or tokenizer_config.json)");
+  cmd->add_option("--model", args->model_dir, "Model folder (chat_template.jinja/.json or tokenizer_config.json; without a template: \"role: content\" lines)");
   cmd->add_option("--tokenizer-config", args->tokenizer_config, "A tokenizer_config.json with a chat_template");
   cmd->add_option("--template", args->template_file, "A Jinja template file");
   cmd->add_option("--bos", args->bos, "bos_token for --template")->each([args](const std::string&) { args->bos_set = true; });

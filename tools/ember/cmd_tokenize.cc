@@ -52,7 +52,7 @@ void add_tokenize_command(CLI::App& app) {
     bool add_special = false, parse_special = false;
   };
   auto o = std::make_shared<Opts>();
-  auto* cmd = app.add_subcommand("tokenize", "Print the token ids of a file's whole content");
+  auto* cmd = app.add_subcommand("tokenize", "Print the token ids of a file's whole content, space-separated on one line");
   cmd->add_option("--tokenizer", o->tokenizer, "Model directory or tokenizer.json")->required();
   cmd->add_option("--file", o->file, "Text file to tokenize")->required();
   cmd->add_flag("--add-special", o->add_special, "Add BOS/EOS as the tokenizer's config says");
@@ -74,7 +74,7 @@ void add_tokenize_command(CLI::App& app) {
     bool skip_special = false;
   };
   auto d = std::make_shared<DOpts>();
-  auto* dec = app.add_subcommand("detokenize", "Print the text of token ids");
+  auto* dec = app.add_subcommand("detokenize", "Print the text of token ids exactly (no newline added)");
   dec->add_option("--tokenizer", d->tokenizer, "Model directory or tokenizer.json")->required();
   dec->add_option("--ids", d->ids, "Token ids, e.g. \"1 2 3\"")->required();
   dec->add_flag("--skip-special", d->skip_special, "Leave special tokens out");
@@ -82,8 +82,9 @@ void add_tokenize_command(CLI::App& app) {
     const auto ids = parse_ids(d->ids);
     const Tokenizer tok = Tokenizer::load(d->tokenizer);
     const std::string text = tok.decode(ids, {.skip_special = d->skip_special});
+    // The text exactly, nothing added, so that tokenize then detokenize gives the file back.
     std::fwrite(text.data(), 1, text.size(), stdout);
-    std::fputc('\n', stdout);
+    std::fflush(stdout);
   });
 }
 
