@@ -171,8 +171,8 @@ TEST_F(ServeCli, DemoModelServesHealthAndCompletionsThenStopsOnSigterm) {
   // Settings from a TOML file, the port from a flag (flags win over the file's port).
   {
     std::ofstream cfg(dir_ / "serve.toml");
-    cfg << "host = \"127.0.0.1\"\nport = 9\nstats-interval = 0\nmax-tokens = 4\n[wallet]\npath = \"" << wallet()
-        << "\"\n";
+    cfg << "host = \"127.0.0.1\"\nport = 9\nstats-interval = 0\nmax-tokens = 4\ndeadline-margin-ms = 750\n"
+        << "[wallet]\npath = \"" << wallet() << "\"\n";
   }
   const int port = start_server({"--config", (dir_ / "serve.toml").string(), "--port", "0"});
   ASSERT_GT(port, 0) << log();
@@ -180,6 +180,9 @@ TEST_F(ServeCli, DemoModelServesHealthAndCompletionsThenStopsOnSigterm) {
   EXPECT_THAT(log(), HasSubstr("GIBBERISH"));
   EXPECT_THAT(log(), HasSubstr(ss58));
   EXPECT_THAT(log(), HasSubstr("blocks x 16 tokens"));
+  // --deadline-margin-ms from the file: the axon takes 700 ms off a caller's timeout, the engine
+  // keeps 50 ms (and one step) before that.
+  EXPECT_THAT(log(), HasSubstr("replies end 750 ms before the caller's timeout (axon 700 ms, engine 50 ms"));
   EXPECT_TRUE(fs::exists(dir_ / "cache" / "ember" / "demo-model" / "model.safetensors"));
 
   HttpResult h = http(url(port, "/health"));
@@ -385,7 +388,8 @@ TEST_F(ServeCli, MissingWalletIsAClearErrorExit1) {
 
 TEST_F(ServeCli, BadFlagsExit2) {
   for (const std::string args : {"--no-such-flag", "--port abc", "--port 70000", "--max-batch 0", "--workers",
-                                 "--shutdown-grace -1"}) {
+                                 "--shutdown-grace -1", "--deadline-margin-ms -1", "--deadline-margin-ms abc",
+                                 "--deadline-margin-ms 60001"}) {
     CmdResult r = shell(env() + ember::test::ember_binary() + " serve " + args);
     EXPECT_EQ(r.code, 2) << args << "\n" << r.out;
   }
@@ -396,7 +400,8 @@ TEST_F(ServeCli, BadConfigFileIsAnErrorNamingTheKey) {
     std::string toml, expect;
   };
   for (const Case& c : {Case{"bogus = 1\n", "unknown key 'bogus'"}, Case{"port = \"x\"\n", "port = x"},
-                        Case{"port = [\n", "serve.toml:1"}, Case{"[wallet]\nname = [1]\n", "wallet.name"}}) {
+                        Case{"port = [\n", "serve.toml:1"}, Case{"[wallet]\nname = [1]\n", "wallet.name"},
+                        Case{"deadline-margin-ms = -5\n", "deadline-margin-ms = -5"}}) {
     std::ofstream(dir_ / "serve.toml") << c.toml;
     CmdResult r = shell(env() + ember::test::ember_binary() + " serve --config " + (dir_ / "serve.toml").string() +
                         " --wallet.path " + wallet());

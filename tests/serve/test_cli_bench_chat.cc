@@ -1,8 +1,12 @@
 // `ember bench` and `ember chat` end to end on a tiny random model.
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include <simdjson.h>
 #include <gtest/gtest.h>
@@ -64,12 +68,54 @@ TEST_F(CliServe, BenchWritesTheJsonReport) {
     EXPECT_FALSE(doc[k].get_int64().get(v)) << k;
     EXPECT_GT(v, 0) << k;
   }
-  std::string_view model;
+  std::string_view model, tokenizer, backend, requested;
   EXPECT_FALSE(doc["model"].get_string().get(model));
+  EXPECT_EQ(model, (dir_ / "m").string());
+  EXPECT_TRUE(doc["dummy_weights"].is_null());
+  EXPECT_FALSE(doc["tokenizer"].get_string().get(tokenizer));
+  EXPECT_EQ(tokenizer, (dir_ / "m").string());  // the model's own
+  EXPECT_FALSE(doc["backend"].get_string().get(backend));
+  EXPECT_NE(backend.find("1 threads"), std::string_view::npos) << backend;
+  EXPECT_FALSE(doc["backend_requested"].get_string().get(requested));
+  EXPECT_EQ(requested, "auto");
+  int64_t seed = -1, threads = -1;
+  EXPECT_FALSE(doc["seed"].get_int64().get(seed));
+  EXPECT_EQ(seed, 1);  // the default
+  EXPECT_FALSE(doc["threads"].get_int64().get(threads));
+  EXPECT_EQ(threads, 1);
+  double kv_gb = -1;
+  EXPECT_FALSE(doc["kv_cache_gb"].get_double().get(kv_gb));
+  EXPECT_DOUBLE_EQ(kv_gb, 0.01);
   // The two prompts repeat: the second pair finds their templated prefix cached.
   double hit = 0;
   EXPECT_FALSE(doc["prefix_cache_hit_rate"].get_double().get(hit));
   EXPECT_GT(hit, 0);
+}
+
+TEST_F(CliServe, BenchRecordsDummyWeightsAndTheirTokenizer) {
+  const auto json = (dir_ / "dummy.json").string();
+  const auto config = (dir_ / "m" / "config.json").string();
+  const auto r = sh(test::ember_binary() + " bench --dummy-weights " + config + " --tokenizer " +
+                    (dir_ / "m").string() + " --prompts " + (dir_ / "p.jsonl").string() +
+                    " --requests 2 --max-tokens 2 --kv-cache-gb 0.01 --threads 1 --backend cpu"
+                    " --seed 42 --json " + json);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("random weights of " + config), std::string::npos) << r.out;
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  ASSERT_FALSE(parser.load(json).get(doc));
+  std::string_view model, dummy, tokenizer, requested;
+  EXPECT_FALSE(doc["model"].get_string().get(model));
+  EXPECT_EQ(model, config);
+  EXPECT_FALSE(doc["dummy_weights"].get_string().get(dummy));
+  EXPECT_EQ(dummy, config);
+  EXPECT_FALSE(doc["tokenizer"].get_string().get(tokenizer));
+  EXPECT_EQ(tokenizer, (dir_ / "m").string());
+  EXPECT_FALSE(doc["backend_requested"].get_string().get(requested));
+  EXPECT_EQ(requested, "cpu");
+  int64_t seed = -1;
+  EXPECT_FALSE(doc["seed"].get_int64().get(seed));
+  EXPECT_EQ(seed, 42);
 }
 
 TEST_F(CliServe, BenchRejectsABadPromptsFile) {
@@ -83,14 +129,62 @@ TEST_F(CliServe, BenchRejectsABadPromptsFile) {
 TEST_F(CliServe, ChatIsMultiTurnAndReproducibleWithASeed) {
   const auto cmd = "printf 'hi\\nand again\\n/reset\\nhi\\n' | " + test::ember_binary() +
                    " chat --model " + (dir_ / "m").string() +
-                   " --max-tokens 6 --seed 9 --kv-cache-gb 0.01 --threads 1";
+                   " --max-tokens 6 --seed 9 --kv-cache-gb 0.01 --threads 1 --show-prompt";
   const auto a = sh(cmd), b = sh(cmd);
   ASSERT_EQ(a.code, 0) << a.out;
-  EXPECT_EQ(a.out, b.out);  // seeded: the same conversation twice
+  // Seeded: the same conversation twice (from the first prompt on; what comes before it, such
+  // as how long the model took to load, may differ).
+  EXPECT_EQ(a.out.substr(std::min(a.out.find("> "), a.out.size())),
+            b.out.substr(std::min(b.out.find("> "), b.out.size())));
   // Three replies: after each user line a prompt marker follows.
   size_t prompts = 0;
   for (size_t p = a.out.find("> "); p != std::string::npos; p = a.out.find("> ", p + 2)) ++prompts;
   EXPECT_GE(prompts, 4u) << a.out;
+
+  // --show-prompt: what each turn sent, "[prompt: N tokens]\n<text>\n[/prompt]\n".
+  struct Sent {
+    int tokens;
+    std::string text;
+  };
+  auto sent_prompts = [](const std::string& out) {
+    std::vector<Sent> sent;
+    const std::string open = "[prompt: ", tail = " tokens]\n", close = "\n[/prompt]\n";
+    for (size_t at = out.find(open); at != std::string::npos; at = out.find(open, at + 1)) {
+      const size_t body = out.find(tail, at), end = out.find(close, at);
+      if (body == std::string::npos || end == std::string::npos || end < body) break;
+      sent.push_back({std::atoi(out.c_str() + at + open.size()),
+                      out.substr(body + tail.size(), end - body - tail.size())});
+    }
+    return sent;
+  };
+  const std::vector<Sent> sent = sent_prompts(a.out);
+  ASSERT_EQ(sent.size(), 3u) << a.out;
+  const Sent &first = sent[0], &second = sent[1], &after_reset = sent[2];
+  EXPECT_GT(first.tokens, 0);
+  EXPECT_EQ(first.text.find("and again"), std::string::npos) << first.text;
+  // The model's template is ChatML, whose generation prompt opens the assistant's turn: the
+  // second prompt is the whole first one, then the first reply, then the new message.
+  ASSERT_EQ(second.text.rfind(first.text, 0), 0u) << "turn 2 does not extend turn 1:\n"
+                                                   << first.text << "\n---\n" << second.text;
+  const std::string added = second.text.substr(first.text.size());
+  const std::string reply = added.substr(0, added.find("<|im_end|>"));
+  EXPECT_FALSE(reply.empty()) << added;
+  // That reply is the one the chat printed for turn 1.
+  EXPECT_NE(a.out.find("[/prompt]\n" + reply), std::string::npos) << reply << "\n" << a.out;
+  EXPECT_NE(added.find("and again", reply.size()), std::string::npos) << added;
+  // In tokens: the second prompt is the new message sent on its own plus more than the whole
+  // first prompt (the first turn and its reply came along).
+  const auto alone = sh("printf 'and again\\n' | " + test::ember_binary() + " chat --model " +
+                        (dir_ / "m").string() +
+                        " --max-tokens 1 --kv-cache-gb 0.01 --threads 1 --show-prompt");
+  ASSERT_EQ(alone.code, 0) << alone.out;
+  const auto alone_sent = sent_prompts(alone.out);
+  ASSERT_EQ(alone_sent.size(), 1u) << alone.out;
+  EXPECT_GT(second.tokens - alone_sent[0].tokens, first.tokens)
+      << second.tokens << " " << alone_sent[0].tokens << " " << first.tokens;
+  // /reset drops the history: the same first message gives the same prompt as at the start.
+  EXPECT_EQ(after_reset.text, first.text);
+  EXPECT_EQ(after_reset.tokens, first.tokens);
 }
 
 }  // namespace

@@ -167,6 +167,27 @@ TEST(Engine, NCompletionsStreamWithTheirIndex) {
     EXPECT_EQ(r.completions[i].tokens, reference_tokens(*model, req.prompt_ids, req.sampling, 4, i));
 }
 
+TEST(Engine, UnseededRequestsGetAFreshSeedEach) {
+  // A flat distribution over 48 tokens: two 32-token replies agree by chance with probability
+  // 48^-32, so equal replies mean the seed was not fresh.
+  auto model = std::make_shared<FakeModel>(48, 64, 4);
+  model->spread = 0.f;
+  ASSERT_EQ(model->logits_for({1, 2, 3}), std::vector<float>(48, 0.f));
+  Engine engine(model);
+  ChatRequest req;
+  req.prompt_ids = make_prompt(6, 77, 48);
+  req.sampling.max_tokens = 32;  // no seed
+  const auto a = engine.submit(req).wait();
+  const auto b = engine.submit(req).wait();
+  ASSERT_EQ(a.completions.at(0).tokens.size(), 32u);
+  ASSERT_EQ(b.completions.at(0).tokens.size(), 32u);
+  EXPECT_NE(a.completions[0].tokens, b.completions[0].tokens);
+  // The same request with a seed repeats itself: the difference above is the seed's doing.
+  req.sampling.seed = 5;
+  EXPECT_EQ(engine.submit(req).wait().completions.at(0).tokens,
+            engine.submit(req).wait().completions.at(0).tokens);
+}
+
 TEST(Engine, ShutdownEndsOutstandingRequests) {
   // Room for a million tokens: the request must still be running when the engine goes away,
   // not finished by filling the cache (which would end it with `length`).

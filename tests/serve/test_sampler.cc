@@ -1,7 +1,9 @@
 #include "engine/serve/sampler.h"
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <string>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -42,6 +44,63 @@ double chi_square(const std::vector<int>& counts, const std::vector<double>& exp
     x2 += (counts[i] - e) * (counts[i] - e) / e;
   }
   return x2;
+}
+
+// Pearson's statistic without the zero-probability assertion, for checking that a wrong
+// expectation is rejected: a draw of a token the expectation gives probability 0 makes it
+// infinite.
+double pearson(const std::vector<int>& counts, const std::vector<double>& expected, int n) {
+  double x2 = 0;
+  for (size_t i = 0; i < counts.size(); ++i) {
+    const double e = expected[i] * n;
+    if (e == 0) {
+      if (counts[i] > 0) return INFINITY;
+      continue;
+    }
+    x2 += (counts[i] - e) * (counts[i] - e) / e;
+  }
+  return x2;
+}
+
+// Upper 1e-4 critical values of chi-square, by degrees of freedom (index 1..8). The seeds are
+// fixed, so a test either always passes or always fails; these bounds make a correct sampler
+// fail for at most one seed in 10,000, while every wrong transform below lands far above them.
+constexpr double kChi2Crit1e4[] = {0, 15.137, 18.421, 21.108, 23.513, 25.745, 27.856, 29.878, 31.828};
+
+// Degrees of freedom of a goodness-of-fit test: the tokens with non-zero probability, minus 1.
+int dof(const std::vector<double>& expected) {
+  return int(std::count_if(expected.begin(), expected.end(), [](double e) { return e > 0; })) - 1;
+}
+
+// softmax(logits / t) in double precision, the reference for the sampler's float version.
+std::vector<double> softmax_ref(const std::vector<float>& logits, double t) {
+  double m = -INFINITY, z = 0;
+  for (float l : logits) m = std::max(m, double(l));
+  std::vector<double> p;
+  for (float l : logits) p.push_back(std::exp((double(l) - m) / t));
+  for (double x : p) z += x;
+  for (double& x : p) x /= z;
+  return p;
+}
+
+// probs restricted to the first k ids (which the tests list most likely first), renormalised.
+std::vector<double> head(const std::vector<double>& probs, size_t k) {
+  std::vector<double> r(probs.size(), 0.0);
+  double z = 0;
+  for (size_t i = 0; i < k; ++i) z += probs[i];
+  for (size_t i = 0; i < k; ++i) r[i] = probs[i] / z;
+  return r;
+}
+
+// The sampled frequencies fit `expected` (chi-square at the 1e-4 level) and do not fit
+// `wrong`, the distribution a broken transform would give.
+void expect_fits(const std::vector<int>& counts, const std::vector<double>& expected,
+                 const std::vector<double>& wrong, int n, const std::string& what) {
+  const int k = dof(expected);
+  ASSERT_GE(k, 1) << what;
+  EXPECT_LT(chi_square(counts, expected, n), kChi2Crit1e4[k]) << what;
+  EXPECT_GT(pearson(counts, wrong, n), kChi2Crit1e4[std::max(1, dof(wrong))])
+      << what << ": the frequencies also fit the wrong distribution";
 }
 
 // Draws n tokens with sample_next at steps 0..n-1 (penalties off, so only the step changes).
@@ -236,6 +295,120 @@ TEST(Sampler, FrequenciesMatchTheDistributionChiSquare) {
   EXPECT_GT(chi_square(sample_counts(SamplingParams{}, logits_of(probs), 1234, n),
                        {1.0 / 6, 1.0 / 6, 1.0 / 6, 1.0 / 6, 1.0 / 6, 1.0 / 6}, n),
             20.52);
+}
+
+TEST(Sampler, TopKFrequenciesChiSquare) {
+  // The likely tokens are not at the low ids, so the filter has to rank.
+  const std::vector<double> probs = {0.08, 0.3, 0.05, 0.2, 0.25, 0.12};
+  const int n = 20000;
+  SamplingParams p;
+  p.top_k = 3;
+  // Ids 1, 4, 3 (mass 0.75) survive.
+  const std::vector<double> top3 = {0, 0.3 / 0.75, 0, 0.2 / 0.75, 0.25 / 0.75, 0};
+  // Keeping one too many (id 5) is the wrong answer.
+  const std::vector<double> top4 = {0, 0.3 / 0.87, 0, 0.2 / 0.87, 0.25 / 0.87, 0.12 / 0.87};
+  expect_fits(sample_counts(p, logits_of(probs), 101, n), top3, top4, n, "top_k=3");
+  p.top_k = 5;  // only id 2 goes
+  std::vector<double> top5 = probs;
+  top5[2] = 0;
+  for (double& x : top5) x /= 0.95;
+  expect_fits(sample_counts(p, logits_of(probs), 102, n), top5, probs, n, "top_k=5");
+}
+
+TEST(Sampler, TemperatureFrequenciesMatchSoftmaxOfScaledLogits) {
+  const std::vector<float> l = {1.5f, 1.f, 0.5f, 0.f, -0.5f, -1.f};
+  const int n = 20000;
+  for (float t : {0.5f, 2.f}) {
+    SamplingParams p;
+    p.temperature = t;
+    const auto counts = sample_counts(p, l, 300 + uint64_t(t * 10), n);
+    const std::string what = "T=" + std::to_string(t);
+    // Wrong: the temperature ignored, or applied the wrong way round (logits * T).
+    expect_fits(counts, softmax_ref(l, t), softmax_ref(l, 1.0), n, what);
+    EXPECT_GT(pearson(counts, softmax_ref(l, 1.0 / t), n), kChi2Crit1e4[5]) << what;
+  }
+}
+
+TEST(Sampler, TypicalPFrequenciesChiSquare) {
+  // H = 1.333 nats; |surprisal - H| per token: 0.640, 0.276, 0.564, 0.970, 1.663. The most
+  // typical tokens, in order, are ids 1, 2, 0, 3, 4: the mode is not the most typical.
+  const std::vector<double> probs = {0.5, 0.2, 0.15, 0.1, 0.05};
+  const int n = 20000;
+  SamplingParams p;
+  p.typical_p = 0.3f;  // ids 1 and 2 (mass 0.35) reach 0.3: the mode is excluded
+  const std::vector<double> typical_03 = {0, 0.2 / 0.35, 0.15 / 0.35, 0, 0};
+  // What top_p = 0.3 would keep (the mode alone) is the wrong answer.
+  expect_fits(sample_counts(p, logits_of(probs), 401, n), typical_03, head(probs, 1), n,
+              "typical_p=0.3");
+  p.typical_p = 0.5f;  // ids 1, 2, then 0 (mass 0.85)
+  expect_fits(sample_counts(p, logits_of(probs), 402, n), head(probs, 3), typical_03, n,
+              "typical_p=0.5");
+}
+
+TEST(Sampler, XtcFiresAtItsProbabilityChiSquare) {
+  // With probability q the step is filtered ({0.4, 0.3, 0.2} are above 0.15: only 0.2 of them
+  // stays), otherwise it is not: the frequencies follow the mixture of the two distributions.
+  const std::vector<double> probs = {0.4, 0.3, 0.2, 0.1};
+  const std::vector<double> fired = {0, 0, 2.0 / 3, 1.0 / 3};
+  auto mixture = [&](double q) {
+    std::vector<double> m;
+    for (size_t i = 0; i < probs.size(); ++i) m.push_back((1 - q) * probs[i] + q * fired[i]);
+    return m;
+  };
+  const int n = 20000;
+  for (float q : {0.3f, 0.75f}) {
+    SamplingParams p;
+    p.xtc_probability = q;
+    p.xtc_threshold = 0.15f;
+    const auto counts = sample_counts(p, logits_of(probs), 500 + uint64_t(q * 100), n);
+    const std::string what = "xtc_probability=" + std::to_string(q);
+    // Wrong: firing at 1 - q (the comparison reversed), never, or always.
+    expect_fits(counts, mixture(q), mixture(1 - q), n, what);
+    EXPECT_GT(pearson(counts, probs, n), kChi2Crit1e4[3]) << what;
+    EXPECT_GT(pearson(counts, fired, n), kChi2Crit1e4[1]) << what;
+  }
+}
+
+TEST(Sampler, LogitBiasShiftsFrequenciesChiSquare) {
+  const std::vector<double> probs = {0.4, 0.3, 0.2, 0.1};
+  const int n = 20000;
+  SamplingParams p;
+  p.logit_bias = {{0, -1.f}, {3, 1.5f}};
+  // The bias multiplies a token's weight by e^bias: 0.4/e, 0.3, 0.2, 0.1 e^1.5, renormalised.
+  std::vector<float> biased = logits_of(probs);
+  biased[0] += -1.f;
+  biased[3] += 1.5f;
+  expect_fits(sample_counts(p, logits_of(probs), 601, n), softmax_ref(biased, 1.0), probs, n,
+              "logit_bias");
+  // The bias goes on the logits before the temperature divides them: softmax((l + b) / T), not
+  // softmax(l / T + b).
+  p.temperature = 2.f;
+  std::vector<float> bias_after_t = logits_of(probs);
+  for (auto& x : bias_after_t) x /= 2.f;
+  bias_after_t[0] += -1.f;
+  bias_after_t[3] += 1.5f;
+  expect_fits(sample_counts(p, logits_of(probs), 602, n), softmax_ref(biased, 2.0),
+              softmax_ref(bias_after_t, 1.0), n, "logit_bias at T=2");
+}
+
+TEST(Sampler, ChainedTopKTopPMinPChiSquare) {
+  const std::vector<double> probs = {0.28, 0.2, 0.16, 0.12, 0.1, 0.07, 0.04, 0.03};
+  const int n = 20000;
+  SamplingParams p;
+  // top_k = 6 leaves mass 0.93; renormalised, the top five reach 0.86 / 0.93 = 0.925 >= 0.87,
+  // so top_p keeps five. Had top_p seen the distribution before top_k's renormalisation (0.86 <
+  // 0.87) it would have kept six. min_p = 0.2 cuts below 0.2 * p_max: nothing more.
+  p.top_k = 6;
+  p.top_p = 0.87f;
+  p.min_p = 0.2f;
+  expect_fits(sample_counts(p, logits_of(probs), 701, n), head(probs, 5), head(probs, 6), n,
+              "top_k=6 top_p=0.87 min_p=0.2");
+  // Each filter cuts in turn: top_k 8 -> 6, top_p = 0.9 (0.86 / 0.93 = 0.925) 6 -> 5, min_p =
+  // 0.4 (cut at 0.4 * 0.28 = 0.112 of the original mass) 5 -> 4.
+  p.top_p = 0.9f;
+  p.min_p = 0.4f;
+  expect_fits(sample_counts(p, logits_of(probs), 702, n), head(probs, 4), head(probs, 5), n,
+              "top_k=6 top_p=0.9 min_p=0.4");
 }
 
 TEST(Sampler, DrawIsAPureFunctionOfSeedStepAndProbabilities) {

@@ -88,9 +88,10 @@ void run_bench(const BenchArgs& a) {
   if (a.kv_cache_gb > 0) ro.kv.gib = a.kv_cache_gb;
   ro.max_useful_tokens = int64_t(a.concurrency) * (a.max_prompt_tokens + a.max_tokens + a.block_size);
   auto backend = make_backend(a.backend, ro);
+  // With --dummy-weights, the config.json the random weights were made from.
+  const std::string dummy_config = a.model.empty() ? find_dummy_config(a.dummy_weights) : "";
   auto runner = a.model.empty()
-                    ? TransformerRunner::open_dummy(find_dummy_config(a.dummy_weights),
-                                                    std::move(backend), ro)
+                    ? TransformerRunner::open_dummy(dummy_config, std::move(backend), ro)
                     : TransformerRunner::open(a.model, std::move(backend), ro);
   if (codec->tokenizer().vocab_size() > size_t(runner->vocab_size()))
     fail("bench: the tokenizer has {} ids, the model's vocab {}", codec->tokenizer().vocab_size(),
@@ -172,7 +173,11 @@ void run_bench(const BenchArgs& a) {
   const double hit_rate =
       queried > 0 ? double(st.prefix_hit_tokens - warm.prefix_hit_tokens) / double(queried) : 0;
 
-  std::printf("model            %s (%s)\n", a.model.c_str(), runner->name().c_str());
+  if (a.model.empty())
+    std::printf("model            random weights of %s, tokenizer %s (%s)\n", dummy_config.c_str(),
+                tok_dir.c_str(), runner->name().c_str());
+  else
+    std::printf("model            %s (%s)\n", a.model.c_str(), runner->name().c_str());
   std::printf("requests         %d at concurrency %d, max_tokens %d, %.2f s\n", a.requests,
               a.concurrency, a.max_tokens, secs);
   std::printf("tokens           %lld prompt, %lld output\n", (long long)in_tokens,
@@ -185,20 +190,31 @@ void run_bench(const BenchArgs& a) {
   std::printf("prefix cache     %.1f%% of prompt tokens reused\n", 100 * hit_rate);
 
   if (!a.json_out.empty()) {
+    // The model and every setting that shaped the run, then the figures. With --dummy-weights
+    // "model" is the config.json the random weights were made from and "dummy_weights" the
+    // argument (null otherwise); "kv_cache_gb" 0 and "threads" 0 are the defaults (half the free
+    // memory, every core), "kv_cache_blocks" and "backend" what they came to.
+    const std::string settings = fmt::format(
+        "\"model\": {}, \"dummy_weights\": {}, \"tokenizer\": {}, "
+        "\"backend\": {}, \"backend_requested\": {}, \"threads\": {}, "
+        "\"gpu_memory_fraction\": {}, \"kv_cache_gb\": {}, \"seed\": {}, \"prompts\": {}, "
+        "\"concurrency\": {}, \"requests\": {}, \"max_tokens\": {}, \"max_prompt_tokens\": {}, "
+        "\"temperature\": {}, \"ignore_eos\": {}, \"max_batched_tokens\": {}, \"block_size\": {}",
+        json::quote(a.model.empty() ? dummy_config : a.model),
+        a.model.empty() ? json::quote(a.dummy_weights) : "null", json::quote(tok_dir),
+        json::quote(runner->name()), json::quote(a.backend.name), a.backend.threads,
+        a.backend.gpu_memory_fraction, a.kv_cache_gb, a.seed, json::quote(a.prompts), a.concurrency,
+        a.requests, a.max_tokens, a.max_prompt_tokens, a.temperature, a.ignore_eos,
+        a.max_batched_tokens, a.block_size);
     const std::string j = fmt::format(
-        "{{\"model\": {}, \"backend\": {}, \"prompts\": {}, \"concurrency\": {}, "
-        "\"requests\": {}, \"max_tokens\": {}, \"max_prompt_tokens\": {}, \"temperature\": {}, "
-        "\"ignore_eos\": {}, "
-        "\"max_batched_tokens\": {}, \"block_size\": {}, \"kv_cache_blocks\": {}, "
+        "{{{}, \"kv_cache_blocks\": {}, "
         "\"duration_s\": {:.4f}, \"prompt_tokens\": {}, \"output_tokens\": {}, "
         "\"requests_per_s\": {:.4f}, \"output_tokens_per_s\": {:.3f}, "
         "\"total_tokens_per_s\": {:.3f}, \"ttft_ms\": {}, \"itl_ms\": {}, "
         "\"kv_cache_peak_fraction\": {:.4f}, \"prefix_cache_hit_rate\": {:.4f}, "
         "\"preemptions\": {}}}\n",
-        json::quote(a.model), json::quote(runner->name()), json::quote(a.prompts), a.concurrency,
-        a.requests, a.max_tokens, a.max_prompt_tokens, a.temperature, a.ignore_eos, a.max_batched_tokens,
-        a.block_size, st.kv_blocks_total, secs, in_tokens, out_tokens, rps, otps, ttps,
-        pjson(ttft), pjson(itl), kv_peak, hit_rate, st.preemptions);
+        settings, st.kv_blocks_total, secs, in_tokens, out_tokens, rps, otps, ttps, pjson(ttft),
+        pjson(itl), kv_peak, hit_rate, st.preemptions);
     std::ofstream f(a.json_out);
     if (!(f << j)) fail("--json: cannot write {}", a.json_out);
   }

@@ -1,6 +1,7 @@
 // `ember chat`: an interactive, multi-turn conversation through the Engine, with the model's
 // own chat template. Each reply streams as it is generated; /reset starts over, /exit (or end
-// of input) quits.
+// of input) quits. Every turn sends the whole conversation so far (the prefix cache can reuse
+// the earlier turns' KV); --show-prompt prints what each turn sends to stderr.
 #include <cstdio>
 #include <iostream>
 
@@ -23,6 +24,7 @@ struct ChatArgs {
   SamplingParams sampling;
   uint64_t seed = 0;
   bool seeded = false;
+  bool show_prompt = false;
 };
 
 void run_chat(const ChatArgs& a) {
@@ -58,9 +60,22 @@ void run_chat(const ChatArgs& a) {
     if (a.seeded) req.sampling.seed = a.seed + uint64_t(turn);
     ++turn;
     auto h = engine.submit(req);
+    if (a.show_prompt) {
+      std::string text;
+      try {
+        text = codec->render(req.messages);
+      } catch (const std::exception& e) {  // the request itself then ends with the error
+        text = std::string("(the template failed: ") + e.what() + ")";
+      }
+      // fwrite: a reply the model made may hold any byte, NUL included.
+      std::fprintf(stderr, "[prompt: %d tokens]\n", h.prompt_tokens());
+      std::fwrite(text.data(), 1, text.size(), stderr);
+      std::fputs("\n[/prompt]\n", stderr);
+      std::fflush(stderr);
+    }
     std::string reply;
     while (auto e = h.next()) {
-      std::fputs(e->text.c_str(), stdout);
+      std::fwrite(e->text.data(), 1, e->text.size(), stdout);
       std::fflush(stdout);
       reply += e->text;
       if (e->finish && *e->finish == FinishReason::Error) {
@@ -95,6 +110,9 @@ void add_chat_command(CLI::App& app) {
   cmd->add_option("--seed", a->seed, "Reproducible replies (turn i uses seed + i)")
       ->each([a](const std::string&) { a->seeded = true; });
   cmd->add_option("--kv-cache-gb", a->kv_cache_gb, "KV cache budget (default: half the free memory)");
+  cmd->add_flag("--show-prompt", a->show_prompt,
+                "Print each turn's prompt (the templated conversation so far) and its token count "
+                "to stderr");
   add_backend_options(cmd, a->backend);
   cmd->callback([a] { run_chat(*a); });
 }

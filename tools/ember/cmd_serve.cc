@@ -35,6 +35,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// The part of --deadline-margin-ms the engine keeps (when the margin is at least this long).
+constexpr std::chrono::milliseconds kEngineDeadlineMargin{50};
+
 struct ServeArgs {
   std::string model, model_name, config;
   std::string host = "0.0.0.0";
@@ -49,6 +52,8 @@ struct ServeArgs {
   std::string api_key;
   int max_tokens = 512;
   double grace_s = 5;
+  // How long before a caller's timeout a reply must be complete (see --deadline-margin-ms).
+  int deadline_margin_ms = 500;
   int stats_interval_s = 60;
 };
 
@@ -135,8 +140,14 @@ void run_serve(ServeArgs a) {
   // No point caching more than every sequence of a full batch at the model's context length.
   const int max_ctx = load_model_config(model_dir).max_position_embeddings;
   ro.max_useful_tokens = int64_t(a.max_batch) * (max_ctx > 0 ? std::min(max_ctx, 32768) : 32768);
+  // The margin is split: the engine keeps a small part to end a request and hand its last
+  // tokens out (it also allows one estimated step on top), the axon the rest, which it takes
+  // off the caller's timeout (at most a quarter of that timeout) to set the request's deadline.
+  const auto margin = std::chrono::milliseconds(a.deadline_margin_ms);
+  const auto engine_margin = std::min(margin, kEngineDeadlineMargin);
   EngineConfig ec;
   ec.max_num_seqs = a.max_batch;
+  ec.deadline_margin = engine_margin;
   auto backend = make_backend(a.backend, ro);
   auto runner = TransformerRunner::open(model_dir, std::move(backend), ro);
   const int kv_blocks = runner->num_kv_blocks(), block_size = runner->kv_block_size();
@@ -158,7 +169,7 @@ void run_serve(ServeArgs a) {
   o.axon.authenticate = axon_auth.authenticator();
   o.axon.sign = net::axon::make_signer(hk.keypair);
   o.axon.default_max_tokens = a.max_tokens;
-  o.axon.deadline_margin_s = 0.5;
+  o.axon.deadline_margin_s = std::chrono::duration<double>(margin - engine_margin).count();
   o.openai.api_key = a.api_key;
   o.openai.default_max_tokens = a.max_tokens;
   net::MinerServer server(o, svc);
@@ -170,10 +181,13 @@ void run_serve(ServeArgs a) {
                "  hotkey     %s\n"
                "  kv cache   %d blocks x %d tokens\n"
                "  access     %s\n"
-               "  openai key %s\n",
+               "  openai key %s\n"
+               "  deadline   replies end %d ms before the caller's timeout (axon %lld ms, engine %lld ms "
+               "+ one step)\n",
                model_dir.c_str(), demo ? " (DEMO: random weights, gibberish)" : "", hk.ss58().c_str(), kv_blocks,
                block_size, policy ? "allow/block lists or metagraph (SIGHUP reloads)" : "any signed caller",
-               a.api_key.empty() ? "none (open)" : "required");
+               a.api_key.empty() ? "none (open)" : "required", a.deadline_margin_ms,
+               static_cast<long long>((margin - engine_margin).count()), static_cast<long long>(engine_margin.count()));
   log("listening on http://{}:{} (axon /Prompting /StreamPromptingSynapse, /v1/chat/completions, "
       "/v1/models, /health, /metrics)",
       a.host, server.port());
@@ -252,6 +266,13 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--shutdown-grace", a->grace_s, "Seconds in-flight requests get on SIGTERM")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--deadline-margin-ms", a->deadline_margin_ms,
+                  "An axon reply is complete this many ms before the caller's timeout: the axon takes "
+                  "all but 50 ms of it off the timeout (at most a quarter of the timeout) to set the "
+                  "request's deadline, the engine keeps the 50 ms and one step's time, then ends the "
+                  "request with what it has (reason `deadline`)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 60000));
   cmd->add_option("--stats-interval", a->stats_interval_s, "Seconds between stats log lines (0: off)")
       ->capture_default_str();
   cmd->callback([a, cmd] {
