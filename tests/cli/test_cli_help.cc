@@ -26,7 +26,8 @@ TEST(CliHelp, EverySubcommandDocumentsItsFlags) {
   const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
       {"generate", {"--model", "--prompt", "--prompt-ids", "--max-tokens", "--temperature",
                     "--seed", "--raw", "--print-ids", "--backend", "--threads"}},
-      {"chat", {"--model", "--system", "--max-tokens", "--seed", "--kv-cache-gb", "--backend"}},
+      {"chat", {"--model", "--system", "--max-tokens", "--seed", "--kv-cache-gb", "--backend",
+                "--show-prompt"}},
       {"bench", {"--model", "--prompts", "--concurrency", "--requests", "--max-tokens", "--json",
                  "--dummy-weights", "--backend"}},
       {"inspect", {"--model"}},
@@ -34,7 +35,7 @@ TEST(CliHelp, EverySubcommandDocumentsItsFlags) {
                       "--intermediate", "--vocab", "--dtype", "--seed"}},
       {"serve", {"--model", "--host", "--port", "--wallet.path", "--wallet.name",
                  "--wallet.hotkey", "--allow-hotkeys", "--block-hotkeys", "--metagraph",
-                 "--config", "--kv-cache-gb", "--backend"}},
+                 "--config", "--kv-cache-gb", "--backend", "--deadline-margin-ms"}},
       {"query", {"--axon", "--prompt", "--concurrency", "--requests", "--wallet.name"}},
       {"template", {"--model", "--tokenizer-config", "--template", "--bos", "--eos",
                     "--messages", "--add-generation-prompt"}},

@@ -379,11 +379,28 @@ TEST_F(ServeCli, ReusesTheCachedDemoModel) {
 }
 
 TEST_F(ServeCli, MissingWalletIsAClearErrorExit1) {
-  CmdResult r = shell(env() + ember::test::ember_binary() + " serve --port 0 --wallet.path " + wallet());
+  // A real model needs the miner's own hotkey: checked before the model loads.
+  CmdResult r = shell(env() + ember::test::ember_binary() + " serve --port 0 --wallet.path " + wallet() +
+                      " --model " + dir_.string());
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_THAT(r.out, HasSubstr("no hotkey at"));
   EXPECT_THAT(r.out, HasSubstr("ember key new --wallet.path " + wallet()));
   EXPECT_THAT(r.out, Not(HasSubstr("listening")));
+  EXPECT_THAT(r.out, Not(HasSubstr("throwaway")));
+}
+
+TEST_F(ServeCli, DemoWithoutAWalletRunsOnAThrowawayHotkey) {
+  // README's one run command on a fresh machine: no wallet, no model.
+  const int port = start_server({"--host", "127.0.0.1", "--port", "0", "--wallet.path", wallet(),
+                                 "--stats-interval", "0"});
+  ASSERT_GT(port, 0) << log();
+  EXPECT_THAT(log(), HasSubstr("throwaway hotkey 5"));
+  EXPECT_THAT(log(), HasSubstr("RANDOM"));
+  // Nothing is written into the wallet folder: the key dies with the process.
+  EXPECT_FALSE(fs::exists(wallet()));
+  EXPECT_EQ(http(url(port, "/health")).status, 200);
+  ::kill(pid_, SIGTERM);
+  EXPECT_EQ(wait_exit(), 0) << log();
 }
 
 TEST_F(ServeCli, BadFlagsExit2) {

@@ -110,6 +110,7 @@ void run_generate(const GenerateArgs& a) {
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("\n");
+  std::fflush(stdout);  // the text ends before the stderr summary when both go to one pipe
   if (why == FinishReason::Error) fail("generate: {}", error);
   if (a.print_ids) {
     for (size_t i = 0; i < ids.size(); ++i) std::printf(i ? " %d" : "%d", ids[i]);

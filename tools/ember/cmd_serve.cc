@@ -23,6 +23,7 @@
 #include "net/auth/wallet.h"
 #include "net/axon/axon_auth.h"
 #include "net/axon/miner_server.h"
+#include "net/crypto/sr25519.h"
 #include "tools/ember/backend_choice.h"
 #include "tools/ember/commands.h"
 #include "tools/ember/demo_model.h"
@@ -77,6 +78,14 @@ net::auth::Hotkey load_wallet_hotkey(const net::auth::WalletLocation& w) {
   return net::auth::load_hotkey(file);
 }
 
+net::auth::Hotkey ephemeral_demo_hotkey(const net::auth::WalletLocation& w) {
+  const net::auth::Hotkey hk = net::auth::hotkey_from_seed(net::crypto::random_mini_secret());
+  log("no hotkey at {}: the demo runs with a throwaway hotkey {} (gone when it stops; "
+      "`ember key new` makes a lasting one)",
+      w.hotkey_file().string(), hk.ss58());
+  return hk;
+}
+
 void loud_demo_notice(const std::string& dir) {
   std::fprintf(stderr,
                "\n"
@@ -113,7 +122,12 @@ void run_serve(ServeArgs a) {
   const sigset_t signals = block_serve_signals();
 
   // Cheap checks first: a missing hotkey or a bad list should not wait for a model to load.
-  const net::auth::Hotkey hk = load_wallet_hotkey(a.wallet);
+  const bool demo = a.model.empty();
+  // The demo (no --model) must start on a fresh machine with one command, so a missing wallet
+  // gets a throwaway hotkey for this run; a real miner always names its wallet's hotkey.
+  const net::auth::Hotkey hk = demo && !fs::exists(a.wallet.hotkey_file())
+                                   ? ephemeral_demo_hotkey(a.wallet)
+                                   : load_wallet_hotkey(a.wallet);
   std::unique_ptr<net::auth::AccessPolicy> policy;
   if (!a.allow_file.empty() || !a.block_file.empty() || !a.metagraph_file.empty() || a.require_permit ||
       a.min_stake > 0) {
@@ -126,7 +140,6 @@ void run_serve(ServeArgs a) {
     policy = std::make_unique<net::auth::AccessPolicy>(pc);
   }
 
-  const bool demo = a.model.empty();
   std::string model_dir = a.model;
   if (demo) {
     model_dir = ensure_demo_model();
