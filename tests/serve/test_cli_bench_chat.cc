@@ -36,6 +36,48 @@ class CliServe : public ::testing::Test {
   fs::path dir_;
 };
 
+TEST_F(CliServe, BenchSweepRunsTheSameRequestsAtEachConcurrency) {
+  const auto json = (dir_ / "sweep.json").string();
+  const auto r = sh(test::ember_binary() + " bench --model " + (dir_ / "m").string() +
+                    " --prompts " + (dir_ / "p.jsonl").string() +
+                    " --concurrency 1,3 --requests 6 --max-tokens 4 --kv-cache-gb 0.01 --threads 1"
+                    " --ignore-eos --json " + json);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("at concurrency 1,"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("at concurrency 3,"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("scaling"), std::string::npos) << r.out;
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  ASSERT_FALSE(parser.load(json).get(doc));
+  simdjson::dom::array runs;
+  ASSERT_FALSE(doc["runs"].get_array().get(runs));
+  ASSERT_EQ(runs.size(), 2u);
+  std::vector<int64_t> conc, prompt_tokens, output_tokens;
+  std::vector<double> otps;
+  for (auto run : runs) {
+    int64_t c = 0, p = 0, o = 0;
+    double t = 0;
+    EXPECT_FALSE(run["concurrency"].get_int64().get(c));
+    EXPECT_FALSE(run["prompt_tokens"].get_int64().get(p));
+    EXPECT_FALSE(run["output_tokens"].get_int64().get(o));
+    EXPECT_FALSE(run["output_tokens_per_s"].get_double().get(t));
+    conc.push_back(c), prompt_tokens.push_back(p), output_tokens.push_back(o), otps.push_back(t);
+  }
+  EXPECT_EQ(conc, (std::vector<int64_t>{1, 3}));
+  // The same requests at both levels.
+  EXPECT_EQ(prompt_tokens[0], prompt_tokens[1]);
+  EXPECT_EQ(output_tokens[0], 6 * 4);
+  EXPECT_EQ(output_tokens[1], 6 * 4);
+  double ratio = 0;
+  EXPECT_FALSE(doc["output_tokens_per_s_ratio"]["3"].get_double().get(ratio));
+  EXPECT_NEAR(ratio, otps[1] / otps[0], 1e-3 * ratio);
+  // A level below 1 is a clear error.
+  const auto bad = sh(test::ember_binary() + " bench --model " + (dir_ / "m").string() +
+                      " --prompts " + (dir_ / "p.jsonl").string() + " --concurrency 1,0");
+  EXPECT_EQ(bad.code, 1) << bad.out;
+  EXPECT_NE(bad.out.find("--concurrency 0"), std::string::npos) << bad.out;
+}
+
 TEST_F(CliServe, BenchWritesTheJsonReport) {
   const auto json = (dir_ / "out.json").string();
   const auto r = sh(test::ember_binary() + " bench --model " + (dir_ / "m").string() +

@@ -1,7 +1,9 @@
 // `ember bench`: an offline serving workload through the Engine. C closed-loop clients each
 // submit the next prompt of a JSONL file (a "prompt" field per line) as a chat message and read
 // its stream; reports throughput, TTFT and inter-token latency percentiles, KV-cache use and the
-// prefix-cache hit rate, and with --json writes them as one JSON object.
+// prefix-cache hit rate, and with --json writes them as one JSON object. --concurrency 1,16 runs
+// the same requests at each level in one process (one model load, a fresh engine and prefix
+// cache per level) and reports how throughput scales.
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -28,7 +30,8 @@ struct BenchArgs {
   std::string model, prompts, json_out;
   std::string dummy_weights, tokenizer;  // --dummy-weights needs --tokenizer
   BackendChoice backend;
-  int concurrency = 1, requests = 64, max_tokens = 128;
+  std::vector<int> concurrency = {1};
+  int requests = 64, max_tokens = 128;
   int max_prompt_tokens = 1024, max_batched_tokens = 512, block_size = 16;
   double kv_cache_gb = 0;
   float temperature = 0.8f;
@@ -71,45 +74,22 @@ std::string pjson(const Percentiles& p) {
   return fmt::format("{{\"p50\": {:.3f}, \"p90\": {:.3f}, \"p99\": {:.3f}}}", p.p50, p.p90, p.p99);
 }
 
-void run_bench(const BenchArgs& a) {
-  if (a.concurrency < 1) fail("--concurrency {} must be >= 1", a.concurrency);
-  if (a.requests < 1) fail("--requests {} must be >= 1", a.requests);
-  if (a.max_tokens < 1) fail("--max-tokens {} must be >= 1", a.max_tokens);
-  if (a.model.empty() == a.dummy_weights.empty())
-    fail("bench: give exactly one of --model and --dummy-weights");
-  const std::string tok_dir = a.tokenizer.empty() ? a.model : a.tokenizer;
-  if (tok_dir.empty()) fail("bench: --dummy-weights needs --tokenizer DIR (a tokenizer.json)");
-  auto codec = ChatCodec::from_model_dir(tok_dir);
-  if (!codec) fail("bench: {} has no tokenizer.json; the prompts are text", tok_dir);
-  const auto texts = load_prompts(a.prompts, size_t(a.requests));
+struct LevelResult {
+  int concurrency = 0;
+  double secs = 0, rps = 0, otps = 0, ttps = 0, kv_peak = 0, hit_rate = 0;
+  int64_t in_tokens = 0, out_tokens = 0, preemptions = 0;
+  int kv_blocks_total = 0;
+  Percentiles ttft, itl;
+};
 
-  RunnerOptions ro;
-  ro.block_size = a.block_size;
-  if (a.kv_cache_gb > 0) ro.kv.gib = a.kv_cache_gb;
-  ro.max_useful_tokens = int64_t(a.concurrency) * (a.max_prompt_tokens + a.max_tokens + a.block_size);
-  auto backend = make_backend(a.backend, ro);
-  // With --dummy-weights, the config.json the random weights were made from.
-  const std::string dummy_config = a.model.empty() ? find_dummy_config(a.dummy_weights) : "";
-  auto runner = a.model.empty()
-                    ? TransformerRunner::open_dummy(dummy_config, std::move(backend), ro)
-                    : TransformerRunner::open(a.model, std::move(backend), ro);
-  if (codec->tokenizer().vocab_size() > size_t(runner->vocab_size()))
-    fail("bench: the tokenizer has {} ids, the model's vocab {}", codec->tokenizer().vocab_size(),
-         runner->vocab_size());
-
-  // Tokenize up front so the timed part measures serving only; prompts are cut to fit.
-  const int max_prompt =
-      std::min(a.max_prompt_tokens, runner->max_context() - a.max_tokens - 1);
-  if (max_prompt < 1) fail("bench: --max-tokens {} leaves no room for a prompt", a.max_tokens);
-  std::vector<std::vector<int32_t>> prompts;
-  for (int i = 0; i < a.requests; ++i) {
-    auto ids = codec->encode_chat({{"user", texts[size_t(i) % texts.size()]}});
-    if (int(ids.size()) > max_prompt) ids.resize(size_t(max_prompt));
-    prompts.push_back(std::move(ids));
-  }
-
+// One level: `concurrency` closed-loop clients run every prompt once through a fresh engine
+// (so no level inherits another's prefix cache).
+LevelResult run_level(const BenchArgs& a, int concurrency,
+                      const std::shared_ptr<TransformerRunner>& runner,
+                      const std::shared_ptr<ChatCodec>& codec,
+                      const std::vector<std::vector<int32_t>>& prompts) {
   EngineConfig cfg;
-  cfg.max_num_seqs = std::max(a.concurrency, 1);
+  cfg.max_num_seqs = std::max(concurrency, 1);
   cfg.max_batched_tokens = a.max_batched_tokens;
   Engine engine(runner, cfg, codec);
   auto make_request = [&](int i) {
@@ -134,7 +114,7 @@ void run_bench(const BenchArgs& a) {
   std::atomic<int> next{0};
   const auto t0 = Clock::now();
   std::vector<std::thread> clients;
-  for (int c = 0; c < a.concurrency; ++c)
+  for (int c = 0; c < concurrency; ++c)
     clients.emplace_back([&] {
       for (int i; (i = next++) < a.requests;) {
         const auto start = Clock::now();
@@ -161,60 +141,144 @@ void run_bench(const BenchArgs& a) {
       }
     });
   for (auto& t : clients) t.join();
-  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  LevelResult r;
+  r.concurrency = concurrency;
+  r.secs = std::chrono::duration<double>(Clock::now() - t0).count();
   const auto st = engine.wait_idle();
   if (errors) fail("bench: {} of {} requests ended with an error", errors, a.requests);
 
-  const auto ttft = percentiles(ttft_ms), itl = percentiles(itl_ms);
-  const double rps = a.requests / secs, otps = double(out_tokens) / secs,
-               ttps = double(out_tokens + in_tokens) / secs;
-  const double kv_peak = double(st.kv_blocks_peak) / std::max(1, st.kv_blocks_total);
+  r.ttft = percentiles(ttft_ms);
+  r.itl = percentiles(itl_ms);
+  r.in_tokens = in_tokens;
+  r.out_tokens = out_tokens;
+  r.rps = a.requests / r.secs;
+  r.otps = double(out_tokens) / r.secs;
+  r.ttps = double(out_tokens + in_tokens) / r.secs;
+  r.kv_blocks_total = st.kv_blocks_total;
+  r.kv_peak = double(st.kv_blocks_peak) / std::max(1, st.kv_blocks_total);
+  r.preemptions = st.preemptions - warm.preemptions;
   const int64_t queried = st.prefix_queried_tokens - warm.prefix_queried_tokens;
-  const double hit_rate =
+  r.hit_rate =
       queried > 0 ? double(st.prefix_hit_tokens - warm.prefix_hit_tokens) / double(queried) : 0;
+  return r;
+}
+
+void print_level(const BenchArgs& a, const LevelResult& r) {
+  std::printf("requests         %d at concurrency %d, max_tokens %d, %.2f s\n", a.requests,
+              r.concurrency, a.max_tokens, r.secs);
+  std::printf("tokens           %lld prompt, %lld output\n", (long long)r.in_tokens,
+              (long long)r.out_tokens);
+  std::printf("throughput       %.3f req/s, %.1f output tok/s, %.1f total tok/s\n", r.rps, r.otps,
+              r.ttps);
+  std::printf("TTFT ms          p50 %.1f  p90 %.1f  p99 %.1f\n", r.ttft.p50, r.ttft.p90, r.ttft.p99);
+  std::printf("ITL ms           p50 %.1f  p90 %.1f  p99 %.1f\n", r.itl.p50, r.itl.p90, r.itl.p99);
+  std::printf("KV cache         peak %.1f%% of %d blocks of %d tokens; %lld preemptions\n",
+              100 * r.kv_peak, r.kv_blocks_total, a.block_size, (long long)r.preemptions);
+  std::printf("prefix cache     %.1f%% of prompt tokens reused\n", 100 * r.hit_rate);
+  std::fflush(stdout);
+}
+
+void run_bench(const BenchArgs& a) {
+  for (int c : a.concurrency)
+    if (c < 1) fail("--concurrency {} must be >= 1", c);
+  if (a.concurrency.empty()) fail("--concurrency: give at least one level");
+  if (a.requests < 1) fail("--requests {} must be >= 1", a.requests);
+  if (a.max_tokens < 1) fail("--max-tokens {} must be >= 1", a.max_tokens);
+  if (a.model.empty() == a.dummy_weights.empty())
+    fail("bench: give exactly one of --model and --dummy-weights");
+  const std::string tok_dir = a.tokenizer.empty() ? a.model : a.tokenizer;
+  if (tok_dir.empty()) fail("bench: --dummy-weights needs --tokenizer DIR (a tokenizer.json)");
+  auto codec = ChatCodec::from_model_dir(tok_dir);
+  if (!codec) fail("bench: {} has no tokenizer.json; the prompts are text", tok_dir);
+  const auto texts = load_prompts(a.prompts, size_t(a.requests));
+  const int max_concurrency = *std::max_element(a.concurrency.begin(), a.concurrency.end());
+
+  RunnerOptions ro;
+  ro.block_size = a.block_size;
+  if (a.kv_cache_gb > 0) ro.kv.gib = a.kv_cache_gb;
+  ro.max_useful_tokens =
+      int64_t(max_concurrency) * (a.max_prompt_tokens + a.max_tokens + a.block_size);
+  auto backend = make_backend(a.backend, ro);
+  // With --dummy-weights, the config.json the random weights were made from.
+  const std::string dummy_config = a.model.empty() ? find_dummy_config(a.dummy_weights) : "";
+  auto runner = a.model.empty()
+                    ? TransformerRunner::open_dummy(dummy_config, std::move(backend), ro)
+                    : TransformerRunner::open(a.model, std::move(backend), ro);
+  if (codec->tokenizer().vocab_size() > size_t(runner->vocab_size()))
+    fail("bench: the tokenizer has {} ids, the model's vocab {}", codec->tokenizer().vocab_size(),
+         runner->vocab_size());
+
+  // Tokenize up front so the timed part measures serving only; prompts are cut to fit.
+  const int max_prompt =
+      std::min(a.max_prompt_tokens, runner->max_context() - a.max_tokens - 1);
+  if (max_prompt < 1) fail("bench: --max-tokens {} leaves no room for a prompt", a.max_tokens);
+  std::vector<std::vector<int32_t>> prompts;
+  for (int i = 0; i < a.requests; ++i) {
+    auto ids = codec->encode_chat({{"user", texts[size_t(i) % texts.size()]}});
+    if (int(ids.size()) > max_prompt) ids.resize(size_t(max_prompt));
+    prompts.push_back(std::move(ids));
+  }
 
   if (a.model.empty())
     std::printf("model            random weights of %s, tokenizer %s (%s)\n", dummy_config.c_str(),
                 tok_dir.c_str(), runner->name().c_str());
   else
     std::printf("model            %s (%s)\n", a.model.c_str(), runner->name().c_str());
-  std::printf("requests         %d at concurrency %d, max_tokens %d, %.2f s\n", a.requests,
-              a.concurrency, a.max_tokens, secs);
-  std::printf("tokens           %lld prompt, %lld output\n", (long long)in_tokens,
-              (long long)out_tokens);
-  std::printf("throughput       %.3f req/s, %.1f output tok/s, %.1f total tok/s\n", rps, otps, ttps);
-  std::printf("TTFT ms          p50 %.1f  p90 %.1f  p99 %.1f\n", ttft.p50, ttft.p90, ttft.p99);
-  std::printf("ITL ms           p50 %.1f  p90 %.1f  p99 %.1f\n", itl.p50, itl.p90, itl.p99);
-  std::printf("KV cache         peak %.1f%% of %d blocks of %d tokens; %lld preemptions\n",
-              100 * kv_peak, st.kv_blocks_total, a.block_size, (long long)st.preemptions);
-  std::printf("prefix cache     %.1f%% of prompt tokens reused\n", 100 * hit_rate);
+  std::vector<LevelResult> results;
+  for (int c : a.concurrency) {
+    results.push_back(run_level(a, c, runner, codec, prompts));
+    print_level(a, results.back());
+  }
+  if (results.size() > 1) {
+    std::printf("scaling          output tok/s relative to concurrency %d:",
+                results.front().concurrency);
+    for (const auto& r : results)
+      std::printf("  c%d %.2fx", r.concurrency, r.otps / results.front().otps);
+    std::printf("\n");
+  }
 
   if (!a.json_out.empty()) {
     // The model and every setting that shaped the run, then the figures. With --dummy-weights
     // "model" is the config.json the random weights were made from and "dummy_weights" the
     // argument (null otherwise); "kv_cache_gb" 0 and "threads" 0 are the defaults (half the free
     // memory, every core), "kv_cache_blocks" and "backend" what they came to.
-    const std::string settings = fmt::format(
-        "\"model\": {}, \"dummy_weights\": {}, \"tokenizer\": {}, "
-        "\"backend\": {}, \"backend_requested\": {}, \"threads\": {}, "
-        "\"gpu_memory_fraction\": {}, \"kv_cache_gb\": {}, \"seed\": {}, \"prompts\": {}, "
-        "\"concurrency\": {}, \"requests\": {}, \"max_tokens\": {}, \"max_prompt_tokens\": {}, "
-        "\"temperature\": {}, \"ignore_eos\": {}, \"max_batched_tokens\": {}, \"block_size\": {}",
-        json::quote(a.model.empty() ? dummy_config : a.model),
-        a.model.empty() ? json::quote(a.dummy_weights) : "null", json::quote(tok_dir),
-        json::quote(runner->name()), json::quote(a.backend.name), a.backend.threads,
-        a.backend.gpu_memory_fraction, a.kv_cache_gb, a.seed, json::quote(a.prompts), a.concurrency,
-        a.requests, a.max_tokens, a.max_prompt_tokens, a.temperature, a.ignore_eos,
-        a.max_batched_tokens, a.block_size);
-    const std::string j = fmt::format(
-        "{{{}, \"kv_cache_blocks\": {}, "
-        "\"duration_s\": {:.4f}, \"prompt_tokens\": {}, \"output_tokens\": {}, "
-        "\"requests_per_s\": {:.4f}, \"output_tokens_per_s\": {:.3f}, "
-        "\"total_tokens_per_s\": {:.3f}, \"ttft_ms\": {}, \"itl_ms\": {}, "
-        "\"kv_cache_peak_fraction\": {:.4f}, \"prefix_cache_hit_rate\": {:.4f}, "
-        "\"preemptions\": {}}}\n",
-        settings, st.kv_blocks_total, secs, in_tokens, out_tokens, rps, otps, ttps, pjson(ttft),
-        pjson(itl), kv_peak, hit_rate, st.preemptions);
+    auto level_json = [&](const LevelResult& r) {
+      const std::string settings = fmt::format(
+          "\"model\": {}, \"dummy_weights\": {}, \"tokenizer\": {}, "
+          "\"backend\": {}, \"backend_requested\": {}, \"threads\": {}, "
+          "\"gpu_memory_fraction\": {}, \"kv_cache_gb\": {}, \"seed\": {}, \"prompts\": {}, "
+          "\"concurrency\": {}, \"requests\": {}, \"max_tokens\": {}, \"max_prompt_tokens\": {}, "
+          "\"temperature\": {}, \"ignore_eos\": {}, \"max_batched_tokens\": {}, \"block_size\": {}",
+          json::quote(a.model.empty() ? dummy_config : a.model),
+          a.model.empty() ? json::quote(a.dummy_weights) : "null", json::quote(tok_dir),
+          json::quote(runner->name()), json::quote(a.backend.name), a.backend.threads,
+          a.backend.gpu_memory_fraction, a.kv_cache_gb, a.seed, json::quote(a.prompts),
+          r.concurrency, a.requests, a.max_tokens, a.max_prompt_tokens, a.temperature,
+          a.ignore_eos, a.max_batched_tokens, a.block_size);
+      return fmt::format(
+          "{{{}, \"kv_cache_blocks\": {}, "
+          "\"duration_s\": {:.4f}, \"prompt_tokens\": {}, \"output_tokens\": {}, "
+          "\"requests_per_s\": {:.4f}, \"output_tokens_per_s\": {:.3f}, "
+          "\"total_tokens_per_s\": {:.3f}, \"ttft_ms\": {}, \"itl_ms\": {}, "
+          "\"kv_cache_peak_fraction\": {:.4f}, \"prefix_cache_hit_rate\": {:.4f}, "
+          "\"preemptions\": {}}}",
+          settings, r.kv_blocks_total, r.secs, r.in_tokens, r.out_tokens, r.rps, r.otps, r.ttps,
+          pjson(r.ttft), pjson(r.itl), r.kv_peak, r.hit_rate, r.preemptions);
+    };
+    // One level: that level's object. Several: {"runs": [...], "output_tokens_per_s_ratio":
+    // {"16": x, ...}} with each level's throughput over the first level's.
+    std::string j;
+    if (results.size() == 1) {
+      j = level_json(results[0]) + "\n";
+    } else {
+      std::string runs, ratios;
+      for (const auto& r : results) {
+        runs += (runs.empty() ? "" : ", ") + level_json(r);
+        ratios += fmt::format("{}\"{}\": {:.4f}", ratios.empty() ? "" : ", ", r.concurrency,
+                              r.otps / results.front().otps);
+      }
+      j = fmt::format("{{\"runs\": [{}], \"output_tokens_per_s_ratio\": {{{}}}}}\n", runs, ratios);
+    }
     std::ofstream f(a.json_out);
     if (!(f << j)) fail("--json: cannot write {}", a.json_out);
   }
@@ -233,7 +297,10 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--tokenizer", a->tokenizer, "Folder with tokenizer.json (default: --model)");
   cmd->add_option("--prompts", a->prompts, "JSONL file with a \"prompt\" field per line")
       ->required();
-  cmd->add_option("--concurrency", a->concurrency, "Requests in flight")->capture_default_str();
+  cmd->add_option("--concurrency", a->concurrency,
+                  "Requests in flight; a list (1,16) runs the same requests at each level")
+      ->delimiter(',')
+      ->capture_default_str();
   cmd->add_option("--requests", a->requests, "Requests to run")->capture_default_str();
   cmd->add_option("--max-tokens", a->max_tokens, "Output tokens per request")->capture_default_str();
   cmd->add_option("--json", a->json_out, "Write the results as one JSON object to this file");
