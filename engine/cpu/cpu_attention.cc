@@ -11,22 +11,6 @@
 namespace ember::cpu {
 namespace {
 
-float dot(Isa isa, const float* a, const float* b, int64_t n) {
-#ifdef EMBER_X86
-  if (isa == Isa::Avx2) return dot_f32_avx2(a, b, n);
-#endif
-  float s = 0.f;
-  for (int64_t i = 0; i < n; ++i) s += a[i] * b[i];
-  return s;
-}
-
-void axpy(Isa isa, float a, const float* x, float* y, int64_t n) {
-#ifdef EMBER_X86
-  if (isa == Isa::Avx2) return axpy_f32_avx2(a, x, y, n);
-#endif
-  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
-}
-
 // Rotate-half RoPE on one head: the pairs are (i, i + D/2).
 void rotate(float* x, const float* cs, const float* sn, int64_t half) {
   for (int64_t i = 0; i < half; ++i) {
@@ -46,6 +30,107 @@ void check_layer(const KvCache& kv, int layer, const AttnShape& a, const char* o
 }
 
 int64_t qkv_width(const AttnShape& a) { return int64_t(a.n_heads + 2 * a.n_kv_heads) * a.head_dim; }
+
+// One token's query heads that share a KV head, and where that head's K/V rows are: the row of
+// position j is at k + slot(j) * row_stride, slot(j) = table[j / bs] * bs + j % bs.
+struct GroupAttention {
+  const float* q;  // [group, D], the group's query heads side by side
+  float* out;      // [group, D]
+  int64_t group, D, row_stride;
+  const float *k, *v;
+  const int32_t* table;
+  int bs;
+  int64_t lo, hi;  // positions attended, inclusive
+  float scale;
+  int64_t slot(int64_t j) const { return int64_t(table[j / bs]) * bs + j % bs; }
+};
+
+// Softmax of each head's row of scores in place (exp(s - max)); returns nothing, writes each
+// head's 1 / sum to inv_sum.
+void softmax_rows(float* score, int64_t group, int64_t n, float* inv_sum) {
+  for (int64_t h = 0; h < group; ++h) {
+    float* s = score + h * n;
+    const float m = *std::max_element(s, s + n);
+    float sum = 0.f;
+    for (int64_t j = 0; j < n; ++j) sum += s[j] = std::exp(s[j] - m);
+    inv_sum[h] = 1.f / sum;
+  }
+}
+
+void attend_group_portable(const GroupAttention& g, float* score, float* acc) {
+  const int64_t n = g.hi - g.lo + 1, D = g.D;
+  for (int64_t j = g.lo; j <= g.hi; ++j) {
+    const float* kr = g.k + g.slot(j) * g.row_stride;
+    for (int64_t h = 0; h < g.group; ++h) {
+      const float* q = g.q + h * D;
+      float s = 0.f;
+      for (int64_t d = 0; d < D; ++d) s += q[d] * kr[d];
+      score[h * n + (j - g.lo)] = s * g.scale;
+    }
+  }
+  std::vector<float> inv(static_cast<size_t>(g.group));
+  softmax_rows(score, g.group, n, inv.data());
+  for (int64_t j = g.lo; j <= g.hi; ++j) {
+    const float* vr = g.v + g.slot(j) * g.row_stride;
+    for (int64_t h = 0; h < g.group; ++h) {
+      const float p = score[h * n + (j - g.lo)];
+      float* a = acc + h * D;
+      for (int64_t d = 0; d < D; ++d) a[d] += p * vr[d];
+    }
+  }
+  for (int64_t h = 0; h < g.group; ++h)
+    for (int64_t d = 0; d < D; ++d) g.out[h * D + d] = acc[h * D + d] * inv[size_t(h)];
+}
+
+#ifdef EMBER_X86
+// D % 8 == 0. The same arithmetic per head whatever the batch, so results stay batch-invariant.
+EMBER_AVX2 void attend_group_avx2(const GroupAttention& g, float* score) {
+  const int64_t n = g.hi - g.lo + 1, D = g.D;
+  for (int64_t j = g.lo; j <= g.hi; ++j) {
+    const float* kr = g.k + g.slot(j) * g.row_stride;
+    for (int64_t h = 0; h < g.group; ++h) {
+      const float* q = g.q + h * D;
+      __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+      int64_t d = 0;
+      for (; d + 16 <= D; d += 16) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(kr + d), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d + 8), _mm256_loadu_ps(kr + d + 8), s1);
+      }
+      if (d < D) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(kr + d), s0);
+      score[h * n + (j - g.lo)] = hsum8(_mm256_add_ps(s0, s1)) * g.scale;
+    }
+  }
+  std::vector<float> inv(static_cast<size_t>(g.group));
+  softmax_rows(score, g.group, n, inv.data());
+  // P·V with the accumulators in registers, 64 dims of one head at a time: the V rows come
+  // from L1/L2 again for each head of the group, which is cheaper than a store-to-load chain
+  // through memory for every position.
+  constexpr int64_t kChunk = 8;  // vectors of 8 floats: 64 dims
+  for (int64_t h = 0; h < g.group; ++h) {
+    const float* p = score + h * n;
+    const __m256 inv_h = _mm256_set1_ps(inv[size_t(h)]);
+    for (int64_t d0 = 0; d0 < D; d0 += kChunk * 8) {
+      const int64_t nv = std::min<int64_t>(kChunk, (D - d0) / 8);
+      __m256 a[kChunk];
+      for (int64_t c = 0; c < kChunk; ++c) a[c] = _mm256_setzero_ps();
+      for (int64_t j = g.lo; j <= g.hi; ++j) {
+        const float* vr = g.v + g.slot(j) * g.row_stride + d0;
+        const __m256 pj = _mm256_set1_ps(p[j - g.lo]);
+        if (nv == kChunk) {
+#pragma GCC unroll 8
+          for (int64_t c = 0; c < kChunk; ++c)
+            a[c] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vr + 8 * c), a[c]);
+        } else {
+          for (int64_t c = 0; c < nv; ++c)
+            a[c] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vr + 8 * c), a[c]);
+        }
+      }
+      for (int64_t c = 0; c < nv; ++c)
+        _mm256_storeu_ps(g.out + h * D + d0 + 8 * c, _mm256_mul_ps(a[c], inv_h));
+    }
+  }
+}
+#endif
 
 }  // namespace
 
@@ -126,38 +211,33 @@ void paged_attention(const Ctx& c, const Tensor& qkv, const KvCache& kv, int lay
   const float* kpool = kv.k[size_t(layer)].as<float>();
   const float* vpool = kv.v[size_t(layer)].as<float>();
   float* op = out.as<float>();
+  const bool avx = c.isa == Isa::Avx2 && D % 8 == 0;
 
-  parallel_ranges(c, T * nq, 1, [&](int64_t b, int64_t e) {
-    std::vector<float> score, acc(static_cast<size_t>(D));
+  // One task is one token's whole group of query heads over their shared KV head: each K and V
+  // row is read from memory once for the group (GQA), not once per query head.
+  parallel_ranges(c, T * nkv, 1, [&](int64_t b, int64_t e) {
+    std::vector<float> score, acc;
     for (int64_t task = b; task < e; ++task) {
-      const int64_t t = task / nq, h = task % nq, kvh = h / group;
+      const int64_t t = task / nkv, kvh = task % nkv;
       const int32_t* table = tables + int64_t(seq_of[size_t(t)]) * maxb;
       const int64_t hi = pos[t];
       const int64_t lo = a.sliding_window > 0 ? std::max<int64_t>(0, hi - a.sliding_window + 1) : 0;
-      const float* q = q_all + t * W + h * D;
-      score.resize(size_t(hi - lo + 1));
-      float m = -INFINITY;
-      for (int64_t j = lo; j <= hi; ++j) {
-        const int32_t blk = table[j / bs];
-        if (blk < 0 || blk >= nblocks)
-          fail("paged_attention: block id {} for position {} outside the pool of {}", blk, j,
-               nblocks);
-        const int64_t slot = int64_t(blk) * bs + j % bs;
-        const float s = dot(c.isa, q, kpool + (slot * nkv + kvh) * D, D) * a.scale;
-        score[size_t(j - lo)] = s;
-        m = std::max(m, s);
+      for (int64_t blk = lo / bs; blk <= hi / bs; ++blk)
+        if (table[blk] < 0 || table[blk] >= nblocks)
+          fail("paged_attention: block id {} for position {} outside the pool of {}", table[blk],
+               std::max(lo, blk * bs), nblocks);
+      GroupAttention g{q_all + t * W + kvh * group * D, op + t * nq * D + kvh * group * D,
+                       group, D, nkv * D, kpool + kvh * D, vpool + kvh * D, table, bs, lo, hi,
+                       a.scale};
+      score.resize(size_t(group * (hi - lo + 1)));
+#ifdef EMBER_X86
+      if (avx) {
+        attend_group_avx2(g, score.data());
+        continue;
       }
-      float sum = 0.f;
-      std::fill(acc.begin(), acc.end(), 0.f);
-      for (int64_t j = lo; j <= hi; ++j) {
-        const float pj = std::exp(score[size_t(j - lo)] - m);
-        sum += pj;
-        const int64_t slot = int64_t(table[j / bs]) * bs + j % bs;
-        axpy(c.isa, pj, vpool + (slot * nkv + kvh) * D, acc.data(), D);
-      }
-      float* o = op + t * nq * D + h * D;
-      const float inv = 1.f / sum;
-      for (int64_t d = 0; d < D; ++d) o[d] = acc[size_t(d)] * inv;
+#endif
+      acc.assign(size_t(group * D), 0.f);
+      attend_group_portable(g, score.data(), acc.data());
     }
   });
 }

@@ -413,6 +413,10 @@ TEST(CpuOps, PagedAttentionMixedBatchGqa) {
 TEST(CpuOps, PagedAttentionMultiHeadAndOddShapes) {
   check_attention(3, 3, 40, 0, {{1, 1}, {7, 7}, {2, 33}}, 16, 7);
   check_attention(4, 1, 128, 0, {{4, 37}}, 8, 8);
+  // A head size the vector path does not take (not a multiple of 8), and one of 72 (a whole
+  // 64-dim chunk plus a partial one).
+  check_attention(6, 2, 12, 0, {{3, 3}, {1, 21}}, 4, 10);
+  check_attention(4, 2, 72, 0, {{5, 5}, {1, 40}}, 16, 11);
 }
 
 TEST(CpuOps, PagedAttentionSlidingWindow) {
