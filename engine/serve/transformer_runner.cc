@@ -1,5 +1,6 @@
 #include "engine/serve/transformer_runner.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "engine/core/error.h"
@@ -15,7 +16,7 @@ std::shared_ptr<TransformerRunner> TransformerRunner::open(const std::string& di
   const auto t0 = std::chrono::steady_clock::now();
   r->backend_ = std::move(backend);
   r->model_ = load_model(dir, *r->backend_, opts.progress);
-  r->alloc_kv(opts);
+  r->prepare(opts);
   size_t bytes = 0;
   for (const auto& [_, t] : r->model_.files.all()) bytes += t->nbytes;
   r->report_loaded(opts, t0, bytes);
@@ -36,18 +37,30 @@ std::shared_ptr<TransformerRunner> TransformerRunner::open_dummy(const std::stri
   wo.dtype = r->model_.cfg.dtype == DType::F32 ? DType::F32 : DType::BF16;
   r->model_.model = std::make_unique<Transformer>(
       r->model_.cfg, *r->backend_, make_dummy_weights(r->model_.cfg, *r->backend_, wo));
-  r->alloc_kv(opts);
+  r->prepare(opts);
   r->report_loaded(opts, t0, 0);
   return r;
 }
 
-void TransformerRunner::alloc_kv(const RunnerOptions& opts) {
+void TransformerRunner::prepare(const RunnerOptions& opts) {
+  // An accelerator may hold the activation buffers' addresses (a CUDA graph), so they are sized
+  // for the largest step up front; before the KV cache, whose budget is the memory free now.
+  // Without one they grow on demand (a one-sequence chat never pays for a 256-row batch).
+  if (opts.accelerator)
+    model_.model->reserve(std::max(opts.max_batched_tokens, 0), std::max(opts.max_num_seqs, 0));
   const ModelConfig& cfg = model_.cfg;
   const DType kv_dtype = backend_->activation_dtype();
   const int64_t useful = opts.max_useful_tokens > 0 ? opts.max_useful_tokens : int64_t(1) << 40;
   const int blocks = kv_blocks_for_budget(cfg, kv_dtype, opts.block_size, opts.kv,
                                           backend_->kv_memory_available(), useful);
-  kv_ = backend_->alloc_kv_cache(model_.model->kv_spec(blocks, opts.block_size));
+  // The pad block is the last id, so the scheduler's ids [0, blocks) are the same with or
+  // without an accelerator.
+  const int pad = opts.accelerator ? 1 : 0;
+  kv_ = backend_->alloc_kv_cache(model_.model->kv_spec(blocks + pad, opts.block_size));
+  usable_blocks_ = kv_.spec.num_blocks - pad;
+  if (opts.accelerator)
+    accel_ = opts.accelerator(StepAcceleratorContext{*model_.model, *backend_, kv_, usable_blocks_,
+                                                     opts.max_num_seqs, opts.max_batched_tokens});
 }
 
 void TransformerRunner::report_loaded(const RunnerOptions& opts,
@@ -57,7 +70,7 @@ void TransformerRunner::report_loaded(const RunnerOptions& opts,
   LoadSummary s;
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   s.weight_bytes = weight_bytes;
-  s.kv_blocks = kv_.spec.num_blocks;
+  s.kv_blocks = usable_blocks_;
   s.block_size = kv_.spec.block_size;
   s.backend = backend_->name();
   opts.on_loaded(s);
@@ -72,12 +85,24 @@ std::vector<int32_t> TransformerRunner::eos_token_ids() const {
 void TransformerRunner::copy_blocks(std::span<const BlockCopy> copies) {
   if (copies.empty()) return;
   pairs_.clear();
-  for (const auto& c : copies) pairs_.emplace_back(c.src, c.dst);
+  for (const auto& c : copies) {
+    // The backend checks ids against the whole cache, which includes the pad block.
+    if (c.src < 0 || c.src >= usable_blocks_ || c.dst < 0 || c.dst >= usable_blocks_)
+      fail("model runner: copy of block {} to {} outside the KV cache of {} blocks", c.src, c.dst,
+           usable_blocks_);
+    pairs_.emplace_back(c.src, c.dst);
+  }
   backend_->copy_kv_blocks(kv_, pairs_);
 }
 
 void TransformerRunner::forward(const StepInput& step, std::vector<float>& logits) {
+  if (accel_ && accel_->accepts(step)) {
+    accel_->forward(step, logits);
+    ++accelerated_steps_;
+    return;
+  }
   model_.model->forward(step, kv_, logits);
+  ++eager_steps_;
 }
 
 }  // namespace ember

@@ -1,6 +1,7 @@
 #pragma once
 // The ModelRunner over the real Transformer: owns the backend, the loaded model and the KV
-// pools (one K and one V pool per layer, sized by a memory budget).
+// pools (one K and one V pool per layer, sized by a memory budget). An optional StepAccelerator
+// (engine/model/step_accelerator.h) runs the steps it accepts, e.g. decode steps as CUDA graphs.
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -10,6 +11,7 @@
 
 #include "engine/model/backend.h"
 #include "engine/model/generate.h"
+#include "engine/model/step_accelerator.h"
 #include "engine/serve/kv_budget.h"
 #include "engine/serve/model_runner.h"
 
@@ -31,6 +33,13 @@ struct RunnerOptions {
   ProgressFn progress;
   // Called once the weights are on the backend and the KV cache is allocated.
   std::function<void(const LoadSummary&)> on_loaded;
+  // The scheduler's limits (EngineConfig), so that the activation buffers are sized once at
+  // load and never move later (a CUDA graph holds their addresses); 0: unknown (they grow to
+  // the largest step seen).
+  int max_batched_tokens = 0, max_num_seqs = 0;
+  // Set: one extra KV block is allocated and hidden from the scheduler (the accelerator's
+  // pad_block), and steps it accepts bypass Transformer::forward.
+  StepAcceleratorFactory accelerator;
 };
 
 class TransformerRunner : public ModelRunner {
@@ -50,22 +59,29 @@ class TransformerRunner : public ModelRunner {
   int vocab_size() const override { return model_.cfg.vocab_size; }
   int max_context() const override { return model_.cfg.max_position_embeddings; }
   std::vector<int32_t> eos_token_ids() const override;
-  int num_kv_blocks() const override { return kv_.spec.num_blocks; }
+  int num_kv_blocks() const override { return usable_blocks_; }
   int kv_block_size() const override { return kv_.spec.block_size; }
   void copy_blocks(std::span<const BlockCopy> copies) override;
   void forward(const StepInput& step, std::vector<float>& logits) override;
 
   const ModelConfig& config() const { return model_.cfg; }
-  size_t kv_bytes() const { return kv_.spec.bytes(); }
+  size_t kv_bytes() const { return kv_.spec.bytes(); }  // including a hidden pad block
+  bool accelerated() const { return accel_ != nullptr; }
+  int64_t accelerated_steps() const { return accelerated_steps_; }
+  int64_t eager_steps() const { return eager_steps_; }
 
  private:
   TransformerRunner() = default;
-  void alloc_kv(const RunnerOptions& opts);
+  // Reserves activations, allocates the KV cache (with the pad block) and the accelerator.
+  void prepare(const RunnerOptions& opts);
   void report_loaded(const RunnerOptions& opts, std::chrono::steady_clock::time_point t0,
                      size_t weight_bytes) const;
   std::unique_ptr<Backend> backend_;
   LoadedModel model_;
   KvCache kv_;
+  int usable_blocks_ = 0;  // kv_ minus the accelerator's pad block
+  std::unique_ptr<StepAccelerator> accel_;
+  int64_t accelerated_steps_ = 0, eager_steps_ = 0;
   std::vector<std::pair<int32_t, int32_t>> pairs_;  // copy_blocks' staging, reused across steps
 };
 

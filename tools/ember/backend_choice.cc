@@ -3,6 +3,7 @@
 #include "engine/core/error.h"
 #include "engine/cpu/cpu_backend.h"
 #include "kernels/cuda_backend.h"
+#include "kernels/cuda_graph_accelerator.h"
 #include "tools/ember/load_progress.h"
 
 namespace ember::cli {
@@ -17,6 +18,11 @@ void add_backend_options(CLI::App* cmd, BackendChoice& c) {
   cmd->add_option("--gpu-memory-fraction", c.gpu_memory_fraction,
                   "Share of the GPU's memory for weights, activations and the KV cache")
       ->check(CLI::Range(0.05, 1.0))
+      ->capture_default_str();
+  cmd->add_option("--cuda-graphs", c.cuda_graphs,
+                  "on: decode-only steps on the CUDA backend replay CUDA graphs; off: every step "
+                  "runs eagerly")
+      ->check(CLI::IsMember({"on", "off"}))
       ->capture_default_str();
 }
 
@@ -37,6 +43,7 @@ std::unique_ptr<Backend> make_backend(const BackendChoice& c, RunnerOptions& run
 #endif
   }
   runner_options.kv.fraction = 1.0;
+  if (c.cuda_graphs == "on") runner_options.accelerator = cuda_graph_accelerator();
   return make_cuda_backend(0, c.gpu_memory_fraction);
 }
 

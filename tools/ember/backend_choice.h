@@ -16,14 +16,17 @@ struct BackendChoice {
   std::string name = "auto";
   int threads = 0;                   // CPU threads (0: all)
   double gpu_memory_fraction = 0.9;  // of the GPU's memory for weights, activations and KV
+  std::string cuda_graphs = "on";    // on: decode steps replay CUDA graphs (CUDA backend only)
 };
 
-// Adds --backend, --threads and --gpu-memory-fraction to `cmd`.
+// Adds --backend, --threads, --gpu-memory-fraction and --cuda-graphs to `cmd`.
 void add_backend_options(CLI::App* cmd, BackendChoice& c);
 
 // Makes the chosen backend and sets what every command shows while the model loads (progress
 // on a terminal, then the time taken). On the GPU the KV budget comes from --gpu-memory-fraction, so the
-// runner's fraction of "available" memory becomes 1 unless --kv-cache-gb was given.
+// runner's fraction of "available" memory becomes 1 unless --kv-cache-gb was given, and with
+// --cuda-graphs on the runner gets the CUDA graph accelerator (set the runner's
+// max_batched_tokens and max_num_seqs too, so that its buffers are sized once).
 std::unique_ptr<Backend> make_backend(const BackendChoice& c, RunnerOptions& runner_options);
 
 }  // namespace ember::cli

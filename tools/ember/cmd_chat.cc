@@ -33,8 +33,11 @@ void run_chat(const ChatArgs& a) {
   RunnerOptions ro;
   if (a.kv_cache_gb > 0) ro.kv.gib = a.kv_cache_gb;
   ro.max_useful_tokens = 1 << 16;
+  const EngineConfig ec;
+  ro.max_batched_tokens = ec.max_batched_tokens;  // activations sized once (CUDA graphs)
+  ro.max_num_seqs = ec.max_num_seqs;
   auto backend = make_backend(a.backend, ro);
-  Engine engine(TransformerRunner::open(a.model, std::move(backend), ro), EngineConfig{}, codec);
+  Engine engine(TransformerRunner::open(a.model, std::move(backend), ro), ec, codec);
   SamplingParams sp = a.sampling;
   sp.max_tokens = a.max_tokens;
   validate(sp, engine.runner().vocab_size());

@@ -67,13 +67,16 @@ void run_generate(const GenerateArgs& a) {
   RunnerOptions ro;
   // One sequence: a KV cache for the model's whole context is plenty.
   ro.max_useful_tokens = 1 << 16;
+  const EngineConfig ec;
+  ro.max_batched_tokens = ec.max_batched_tokens;  // activations sized once (CUDA graphs)
+  ro.max_num_seqs = ec.max_num_seqs;
   auto backend = make_backend(a.backend, ro);
   auto runner = a.model.empty() ? TransformerRunner::open_dummy(find_dummy_config(a.dummy_weights),
                                                                 std::move(backend), ro)
                                 : TransformerRunner::open(a.model, std::move(backend), ro);
   const std::string runner_name = runner->name();
   const int bos = runner->config().bos_token_id;
-  Engine engine(std::move(runner), EngineConfig{}, codec);
+  Engine engine(std::move(runner), ec, codec);
 
   ChatRequest req;
   if (!a.prompt_ids.empty()) {

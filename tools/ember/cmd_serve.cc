@@ -161,6 +161,8 @@ void run_serve(ServeArgs a) {
   EngineConfig ec;
   ec.max_num_seqs = a.max_batch;
   ec.deadline_margin = engine_margin;
+  ro.max_batched_tokens = ec.max_batched_tokens;  // activations sized once (CUDA graphs)
+  ro.max_num_seqs = ec.max_num_seqs;
   auto backend = make_backend(a.backend, ro);
   auto runner = TransformerRunner::open(model_dir, std::move(backend), ro);
   const int kv_blocks = runner->num_kv_blocks(), block_size = runner->kv_block_size();
