@@ -198,6 +198,9 @@ void run_bench(const BenchArgs& a) {
   if (a.kv_cache_gb > 0) ro.kv.gib = a.kv_cache_gb;
   ro.max_useful_tokens =
       int64_t(max_concurrency) * (a.max_prompt_tokens + a.max_tokens + a.block_size);
+  // Activations sized once for the largest level, so CUDA graphs captured early stay valid.
+  ro.max_batched_tokens = a.max_batched_tokens;
+  ro.max_num_seqs = max_concurrency;
   auto backend = make_backend(a.backend, ro);
   // With --dummy-weights, the config.json the random weights were made from.
   const std::string dummy_config = a.model.empty() ? find_dummy_config(a.dummy_weights) : "";
