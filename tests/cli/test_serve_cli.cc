@@ -163,7 +163,10 @@ class ServeCli : public ::testing::Test {
   pid_t pid_ = -1;
 };
 
-const char* kChatBody = R"('{"messages":[{"role":"user","content":"hello"}],"max_tokens":8}')";
+// Greedy: the demo model never samples an end token then (see below), so a reply always runs to
+// max_tokens; sampled, it sometimes ends early and the counts below would flake.
+const char* kChatBody =
+    R"('{"messages":[{"role":"user","content":"hello"}],"max_tokens":8,"temperature":0}')";
 
 TEST_F(ServeCli, DemoModelServesHealthAndCompletionsThenStopsOnSigterm) {
   const std::string ss58 = make_hotkey();
@@ -198,7 +201,7 @@ TEST_F(ServeCli, DemoModelServesHealthAndCompletionsThenStopsOnSigterm) {
   EXPECT_THAT(c.body, HasSubstr("\"finish_reason\":\"length\""));
 
   // The file's max-tokens applies when the request gives none.
-  HttpResult d = http("-d '{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}' " +
+  HttpResult d = http("-d '{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"temperature\":0}' " +
                       url(port, "/v1/chat/completions"));
   EXPECT_EQ(d.status, 200) << d.body;
   EXPECT_THAT(d.body, HasSubstr("\"completion_tokens\":4"));
@@ -401,6 +404,46 @@ TEST_F(ServeCli, DemoWithoutAWalletRunsOnAThrowawayHotkey) {
   EXPECT_EQ(http(url(port, "/health")).status, 200);
   ::kill(pid_, SIGTERM);
   EXPECT_EQ(wait_exit(), 0) << log();
+}
+
+TEST_F(ServeCli, SamplingDefaultsApplyToRequestsThatSetNone) {
+  ASSERT_FALSE(make_hotkey().empty());
+  // Greedy as the server's default: two identical requests without sampling settings get the
+  // same reply (sampled with fresh seeds, as by default, they would differ), and a request's own
+  // temperature still wins.
+  const int port = start_server({"--host", "127.0.0.1", "--port", "0", "--wallet.path", wallet(),
+                                 "--stats-interval", "0", "--temperature", "0", "--max-tokens", "24"});
+  ASSERT_GT(port, 0) << log();
+  const std::string body = R"('{"messages":[{"role":"user","content":"hello"}]}')";
+  HttpResult a = http("-d " + body + " " + url(port, "/v1/chat/completions"));
+  HttpResult b = http("-d " + body + " " + url(port, "/v1/chat/completions"));
+  ASSERT_EQ(a.status, 200) << a.body;
+  auto content = [](const std::string& j) {
+    const size_t at = j.find("\"content\":");
+    return at == std::string::npos ? std::string() : j.substr(at, j.find("},", at) - at);
+  };
+  EXPECT_FALSE(content(a.body).empty()) << a.body;
+  EXPECT_EQ(content(a.body), content(b.body));
+  int differing = 0;
+  for (int i = 0; i < 3; ++i) {
+    HttpResult s = http(R"(-d '{"messages":[{"role":"user","content":"hello"}],"temperature":1.5}' )" +
+                        url(port, "/v1/chat/completions"));
+    EXPECT_EQ(s.status, 200) << s.body;
+    differing += content(s.body) != content(a.body);
+  }
+  EXPECT_GT(differing, 0) << "a request's temperature did not override the server's greedy default";
+  ::kill(pid_, SIGTERM);
+  EXPECT_EQ(wait_exit(), 0) << log();
+}
+
+TEST_F(ServeCli, BadSamplingDefaultsAreAnErrorNamingTheParameter) {
+  ASSERT_FALSE(make_hotkey().empty());
+  CmdResult r = shell(env() + ember::test::ember_binary() + " serve --port 0 --stats-interval 0 --wallet.path " +
+                      wallet() + " --top-p 7");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("sampling defaults"));
+  EXPECT_THAT(r.out, HasSubstr("top_p"));
+  EXPECT_THAT(r.out, Not(HasSubstr("listening")));
 }
 
 TEST_F(ServeCli, BadFlagsExit2) {

@@ -202,7 +202,10 @@ async def main():
         dendrites = [dendrite, stranger_dendrite, late_dendrite]
         refusals = {401: 0, 403: 0, 400: 0}
 
-        with H.Server(ember, wallets, "miner", ["--allow-hotkeys", allow, "--max-tokens", "16"]) as srv:
+        # Greedy by default (--temperature 0): the random demo model then never ends a reply early,
+        # so "a completion came back" cannot flake on a sampled end token.
+        with H.Server(ember, wallets, "miner",
+                      ["--allow-hotkeys", allow, "--max-tokens", "16", "--temperature", "0"]) as srv:
             base = f"http://127.0.0.1:{srv.port}"
             metrics_before = requests.get(f"{base}/metrics", timeout=15).text
 

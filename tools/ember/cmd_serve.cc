@@ -55,6 +55,8 @@ struct ServeArgs {
   double grace_s = 5;
   // How long before a caller's timeout a reply must be complete (see --deadline-margin-ms).
   int deadline_margin_ms = 500;
+  // Sampling for requests that do not set it (validators never do).
+  SamplingParams sampling;
   int stats_interval_s = 60;
 };
 
@@ -171,6 +173,12 @@ void run_serve(ServeArgs a) {
   CompletionServiceOptions so;
   so.model_name = !a.model_name.empty() ? a.model_name : demo ? "ember-demo" : model_name_of(model_dir);
   so.default_max_tokens = a.max_tokens;
+  so.defaults = a.sampling;
+  try {
+    validate(so.defaults, runner->vocab_size());
+  } catch (const Error& e) {
+    fail("serve: sampling defaults: {}", e.what());
+  }
   EngineCompletionService svc(engine, so);
 
   net::MinerServerOptions o;
@@ -275,6 +283,28 @@ void add_serve_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(1, 65536));
   cmd->add_option("--api-key", a->api_key, "Bearer key required by /v1/* (default: none)");
+  // Sampling defaults for every request (validators send none): what makes this miner's
+  // replies its own. A request's temperature, top_p, seed and stop still win.
+  SamplingParams& sp = a->sampling;
+  cmd->add_option("--temperature", sp.temperature, "Sampling temperature (0: greedy)")->capture_default_str();
+  cmd->add_option("--top-k", sp.top_k, "Keep the k most likely tokens (0: off)")->capture_default_str();
+  cmd->add_option("--top-p", sp.top_p, "Nucleus: smallest set with this mass (1: off)")->capture_default_str();
+  cmd->add_option("--min-p", sp.min_p, "Keep tokens with p >= min_p * p_max (0: off)")->capture_default_str();
+  cmd->add_option("--typical-p", sp.typical_p, "Locally typical sampling (1: off)")->capture_default_str();
+  cmd->add_option("--repetition-penalty", sp.repetition_penalty, "HF-style, over prompt and reply (1: off)")
+      ->capture_default_str();
+  cmd->add_option("--presence-penalty", sp.presence_penalty, "OpenAI-style, over the reply (0: off)")
+      ->capture_default_str();
+  cmd->add_option("--frequency-penalty", sp.frequency_penalty, "OpenAI-style, over the reply (0: off)")
+      ->capture_default_str();
+  cmd->add_option("--xtc-probability", sp.xtc_probability,
+                  "Exclude-top-choices: chance per step of dropping the likeliest tokens (0: off)")
+      ->capture_default_str();
+  cmd->add_option("--xtc-threshold", sp.xtc_threshold, "XTC: tokens at or above this p qualify")
+      ->capture_default_str();
+  cmd->add_option("--target-entropy", sp.target_entropy,
+                  "Adapt the temperature each step to hold this entropy in nats (0: off)")
+      ->capture_default_str();
   cmd->add_option("--max-tokens", a->max_tokens, "Reply length when the request gives none")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 20));

@@ -95,6 +95,7 @@ std::unique_ptr<net::CompletionStream> EngineCompletionService::start(const net:
   cr.messages.reserve(req.messages.size());
   for (const auto& m : req.messages) cr.messages.push_back({m.role, m.content});
   SamplingParams& sp = cr.sampling;
+  sp = opts_.defaults;
   sp.max_tokens = req.max_tokens > 0 ? req.max_tokens : opts_.default_max_tokens;
   if (req.temperature) sp.temperature = *req.temperature;
   if (req.top_p) sp.top_p = *req.top_p;

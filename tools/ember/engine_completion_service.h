@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/serve/engine.h"
+#include "engine/serve/sampling_params.h"
 #include "net/completion_service.h"
 
 namespace ember::cli {
@@ -15,6 +16,9 @@ namespace ember::cli {
 struct CompletionServiceOptions {
   std::string model_name;
   int default_max_tokens = 512;  // when the request gives none
+  // The operator's sampling for every request; a request's own temperature, top_p, seed and
+  // stop override it (validators send none, so this is how a miner shapes its replies).
+  SamplingParams defaults;
 };
 
 class EngineCompletionService : public net::CompletionService {
