@@ -12,6 +12,7 @@
 #include "engine/model/backend.h"
 #include "engine/model/generate.h"
 #include "engine/model/step_accelerator.h"
+#include "engine/serve/engine_config.h"
 #include "engine/serve/kv_budget.h"
 #include "engine/serve/model_runner.h"
 
@@ -37,6 +38,10 @@ struct RunnerOptions {
   // load and never move later (a CUDA graph holds their addresses); 0: unknown (they grow to
   // the largest step seen).
   int max_batched_tokens = 0, max_num_seqs = 0;
+  void limits_from(const EngineConfig& ec) {
+    max_batched_tokens = ec.max_batched_tokens;
+    max_num_seqs = ec.max_num_seqs;
+  }
   // Set: one extra KV block is allocated and hidden from the scheduler (the accelerator's
   // pad_block), and steps it accepts bypass Transformer::forward.
   StepAcceleratorFactory accelerator;

@@ -97,8 +97,7 @@ class StepAcceleratorTest : public ::testing::Test {
     ro.max_useful_tokens = int64_t(kv_blocks) * kBlock;
     if (log) {
       ro.accelerator = fake_factory(log);
-      ro.max_batched_tokens = cfg.max_batched_tokens;
-      ro.max_num_seqs = cfg.max_num_seqs;
+      ro.limits_from(cfg);
     }
     return TransformerRunner::open(dir_, make_cpu_backend(2), ro);
   }

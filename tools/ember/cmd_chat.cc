@@ -11,6 +11,7 @@
 #include "engine/serve/transformer_runner.h"
 #include "tools/ember/backend_choice.h"
 #include "tools/ember/commands.h"
+#include "tools/ember/sampling_options.h"
 
 namespace ember::cli {
 
@@ -34,8 +35,7 @@ void run_chat(const ChatArgs& a) {
   if (a.kv_cache_gb > 0) ro.kv.gib = a.kv_cache_gb;
   ro.max_useful_tokens = 1 << 16;
   const EngineConfig ec;
-  ro.max_batched_tokens = ec.max_batched_tokens;  // activations sized once (CUDA graphs)
-  ro.max_num_seqs = ec.max_num_seqs;
+  ro.limits_from(ec);  // activations sized once (CUDA graphs)
   auto backend = make_backend(a.backend, ro);
   Engine engine(TransformerRunner::open(a.model, std::move(backend), ro), ec, codec);
   SamplingParams sp = a.sampling;
@@ -101,15 +101,7 @@ void add_chat_command(CLI::App& app) {
   cmd->add_option("--model", a->model, "Model folder")->required();
   cmd->add_option("--system", a->system, "System prompt");
   cmd->add_option("--max-tokens", a->max_tokens, "Reply length limit")->capture_default_str();
-  cmd->add_option("--temperature", a->sampling.temperature, "0: greedy")->capture_default_str();
-  cmd->add_option("--top-p", a->sampling.top_p)->capture_default_str();
-  cmd->add_option("--top-k", a->sampling.top_k)->capture_default_str();
-  cmd->add_option("--min-p", a->sampling.min_p)->capture_default_str();
-  cmd->add_option("--repetition-penalty", a->sampling.repetition_penalty)->capture_default_str();
-  cmd->add_option("--xtc-probability", a->sampling.xtc_probability)->capture_default_str();
-  cmd->add_option("--xtc-threshold", a->sampling.xtc_threshold)->capture_default_str();
-  cmd->add_option("--target-entropy", a->sampling.target_entropy, "nats; 0: off")
-      ->capture_default_str();
+  add_sampling_options(cmd, a->sampling);
   cmd->add_option("--seed", a->seed, "Reproducible replies (turn i uses seed + i)")
       ->each([a](const std::string&) { a->seeded = true; });
   cmd->add_option("--kv-cache-gb", a->kv_cache_gb, "KV cache budget (default: half the free memory)");

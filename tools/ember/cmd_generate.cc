@@ -68,8 +68,7 @@ void run_generate(const GenerateArgs& a) {
   // One sequence: a KV cache for the model's whole context is plenty.
   ro.max_useful_tokens = 1 << 16;
   const EngineConfig ec;
-  ro.max_batched_tokens = ec.max_batched_tokens;  // activations sized once (CUDA graphs)
-  ro.max_num_seqs = ec.max_num_seqs;
+  ro.limits_from(ec);  // activations sized once (CUDA graphs)
   auto backend = make_backend(a.backend, ro);
   auto runner = a.model.empty() ? TransformerRunner::open_dummy(find_dummy_config(a.dummy_weights),
                                                                 std::move(backend), ro)

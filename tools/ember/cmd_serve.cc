@@ -28,6 +28,7 @@
 #include "tools/ember/commands.h"
 #include "tools/ember/demo_model.h"
 #include "tools/ember/engine_completion_service.h"
+#include "tools/ember/sampling_options.h"
 #include "tools/ember/serve_config.h"
 
 namespace ember::cli {
@@ -163,8 +164,7 @@ void run_serve(ServeArgs a) {
   EngineConfig ec;
   ec.max_num_seqs = a.max_batch;
   ec.deadline_margin = engine_margin;
-  ro.max_batched_tokens = ec.max_batched_tokens;  // activations sized once (CUDA graphs)
-  ro.max_num_seqs = ec.max_num_seqs;
+  ro.limits_from(ec);  // activations sized once (CUDA graphs)
   auto backend = make_backend(a.backend, ro);
   auto runner = TransformerRunner::open(model_dir, std::move(backend), ro);
   const int kv_blocks = runner->num_kv_blocks(), block_size = runner->kv_block_size();
@@ -285,26 +285,7 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--api-key", a->api_key, "Bearer key required by /v1/* (default: none)");
   // Sampling defaults for every request (validators send none): what makes this miner's
   // replies its own. A request's temperature, top_p, seed and stop still win.
-  SamplingParams& sp = a->sampling;
-  cmd->add_option("--temperature", sp.temperature, "Sampling temperature (0: greedy)")->capture_default_str();
-  cmd->add_option("--top-k", sp.top_k, "Keep the k most likely tokens (0: off)")->capture_default_str();
-  cmd->add_option("--top-p", sp.top_p, "Nucleus: smallest set with this mass (1: off)")->capture_default_str();
-  cmd->add_option("--min-p", sp.min_p, "Keep tokens with p >= min_p * p_max (0: off)")->capture_default_str();
-  cmd->add_option("--typical-p", sp.typical_p, "Locally typical sampling (1: off)")->capture_default_str();
-  cmd->add_option("--repetition-penalty", sp.repetition_penalty, "HF-style, over prompt and reply (1: off)")
-      ->capture_default_str();
-  cmd->add_option("--presence-penalty", sp.presence_penalty, "OpenAI-style, over the reply (0: off)")
-      ->capture_default_str();
-  cmd->add_option("--frequency-penalty", sp.frequency_penalty, "OpenAI-style, over the reply (0: off)")
-      ->capture_default_str();
-  cmd->add_option("--xtc-probability", sp.xtc_probability,
-                  "Exclude-top-choices: chance per step of dropping the likeliest tokens (0: off)")
-      ->capture_default_str();
-  cmd->add_option("--xtc-threshold", sp.xtc_threshold, "XTC: tokens at or above this p qualify")
-      ->capture_default_str();
-  cmd->add_option("--target-entropy", sp.target_entropy,
-                  "Adapt the temperature each step to hold this entropy in nats (0: off)")
-      ->capture_default_str();
+  add_sampling_options(cmd, a->sampling);
   cmd->add_option("--max-tokens", a->max_tokens, "Reply length when the request gives none")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 20));
