@@ -29,13 +29,14 @@ void add_backend_options(CLI::App* cmd, BackendChoice& c) {
 std::unique_ptr<Backend> make_backend(const BackendChoice& c, RunnerOptions& runner_options) {
   runner_options.progress = terminal_progress();
   runner_options.on_loaded = print_load_summary;
-  const bool cuda = c.name == "cuda" || (c.name == "auto" && cuda_device_available());
-  if (!cuda) {
+  // --backend cpu never probes for a GPU (loading the CUDA libraries costs time and memory).
+  const bool gpu = c.name != "cpu" && cuda_device_available();
+  if (c.name == "cpu" || (c.name == "auto" && !gpu)) {
     CpuBackendOptions o;
     o.threads = c.threads;
     return make_cpu_backend(o);
   }
-  if (!cuda_device_available()) {
+  if (!gpu) {
 #ifdef EMBER_HAVE_CUDA
     fail("--backend cuda: no usable CUDA device was found");
 #else
