@@ -14,6 +14,7 @@
 #include "engine/serve/transformer_runner.h"
 #include "kernels/cuda_graph_accelerator.h"
 #include "tests/kernels/gpu_test_util.h"
+#include "tests/temp_model.h"
 
 namespace ember {
 namespace {
@@ -23,18 +24,12 @@ constexpr int kBlock = 4;
 class CudaGraphAcceleratorTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = (std::filesystem::temp_directory_path() /
-            ("ember_cuda_accel_" + std::to_string(getpid())))
-               .string();
-    RandomModelOptions o;
+    // The shapes of the CUDA model tests (head dim 32, vocab 512).
+    RandomModelOptions o = test::tiny_model_options(3);
     o.hidden = 128;
-    o.heads = 4;
-    o.kv_heads = 2;
     o.intermediate = 256;
-    o.layers = 2;
     o.vocab = 512;
-    o.seed = 3;
-    write_random_model(o, dir_);
+    dir_ = test::write_temp_model("ember_cuda_accel", o);
   }
   static void TearDownTestSuite() { std::filesystem::remove_all(dir_); }
 

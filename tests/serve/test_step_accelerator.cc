@@ -16,6 +16,7 @@
 #include "engine/serve/engine.h"
 #include "engine/serve/transformer_runner.h"
 #include "tests/serve/serve_test_util.h"
+#include "tests/temp_model.h"
 
 namespace ember {
 namespace {
@@ -73,18 +74,7 @@ StepAcceleratorFactory fake_factory(std::shared_ptr<Log> log) {
 class StepAcceleratorTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = (std::filesystem::temp_directory_path() /
-            ("ember_step_accel_" + std::to_string(::getpid())))
-               .string();
-    RandomModelOptions o;
-    o.hidden = 64;
-    o.layers = 2;
-    o.heads = 4;
-    o.kv_heads = 2;
-    o.intermediate = 128;
-    o.vocab = 300;
-    o.seed = 11;
-    write_random_model(o, dir_);
+    dir_ = test::write_temp_model("ember_step_accel", test::tiny_model_options(11));
   }
   static void TearDownTestSuite() { std::filesystem::remove_all(dir_); }
 

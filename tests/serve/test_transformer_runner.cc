@@ -12,6 +12,7 @@
 #include "engine/model/random_model.h"
 #include "engine/serve/engine.h"
 #include "tests/serve/serve_test_util.h"
+#include "tests/temp_model.h"
 
 namespace ember {
 namespace {
@@ -19,18 +20,7 @@ namespace {
 class TransformerRunnerTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = (std::filesystem::temp_directory_path() /
-            ("ember_serve_runner_" + std::to_string(::getpid())))
-               .string();
-    RandomModelOptions o;
-    o.hidden = 64;
-    o.layers = 2;
-    o.heads = 4;
-    o.kv_heads = 2;
-    o.intermediate = 128;
-    o.vocab = 300;
-    o.seed = 5;
-    write_random_model(o, dir_);
+    dir_ = test::write_temp_model("ember_serve_runner", test::tiny_model_options(5));
   }
   static void TearDownTestSuite() { std::filesystem::remove_all(dir_); }
 
