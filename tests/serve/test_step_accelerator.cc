@@ -15,6 +15,7 @@
 #include "engine/model/transformer.h"
 #include "engine/serve/engine.h"
 #include "engine/serve/transformer_runner.h"
+#include "tests/serve/gated_runner.h"
 #include "tests/serve/serve_test_util.h"
 #include "tests/temp_model.h"
 
@@ -110,9 +111,13 @@ class StepAcceleratorTest : public ::testing::Test {
   static std::vector<std::vector<int32_t>> run(std::shared_ptr<TransformerRunner> r,
                                                const std::vector<ChatRequest>& reqs,
                                                const EngineConfig& cfg, EngineStats* stats) {
-    Engine engine(std::move(r), cfg);
+    // Every request is queued before the first step, so the batch (and any preemption) does
+    // not depend on how fast this thread submits.
+    auto gate = std::make_shared<test::GatedRunner>(std::move(r));
+    Engine engine(gate, cfg);
     std::vector<RequestHandle> hs;
     for (const auto& q : reqs) hs.push_back(engine.submit(q));
+    gate->open();
     std::vector<std::vector<int32_t>> out;
     for (auto& h : hs) out.push_back(h.wait().completions.at(0).tokens);
     *stats = engine.wait_idle();

@@ -11,6 +11,7 @@
 #include "engine/cpu/cpu_backend.h"
 #include "engine/model/random_model.h"
 #include "engine/serve/engine.h"
+#include "tests/serve/gated_runner.h"
 #include "tests/serve/serve_test_util.h"
 #include "tests/temp_model.h"
 
@@ -79,9 +80,13 @@ TEST_F(TransformerRunnerTest, TwentySeededRequestsAloneAndTogetherAreIdentical) 
   }
   EngineConfig cfg;
   cfg.max_batched_tokens = 24;  // prompts are chunked and share steps with decodes
-  Engine engine(runner(40), cfg);  // 160 slots: some requests get preempted
+  // 160 slots: some requests get preempted, once all are queued; the gate makes sure they are
+  // before the first step, however slowly this thread submits.
+  auto gate = std::make_shared<test::GatedRunner>(runner(40));
+  Engine engine(gate, cfg);
   std::vector<RequestHandle> hs;
   for (auto& q : reqs) hs.push_back(engine.submit(q));
+  gate->open();
   for (int i = 0; i < 20; ++i)
     EXPECT_EQ(hs[i].wait().completions.at(0).tokens, alone[i]) << "request " << i;
   const auto st = engine.wait_idle();
