@@ -83,10 +83,42 @@ void attend_group_portable(const GroupAttention& g, float* score, float* acc) {
 }
 
 #ifdef EMBER_X86
+// Brings the row at `pool` + slot(j) toward L1. A head's K and V rows are scattered (paged
+// blocks, the other heads' rows between them), so the hardware prefetcher sees no stream; without
+// this the Q·K loop waits on memory for nearly every row. K is fetched ahead in the Q·K pass and
+// V in the P·V pass: V fetched during Q·K would be evicted again before use at long contexts.
+constexpr int64_t kAhead = 8;  // positions; about a DRAM latency of Q·K work for a GQA group
+EMBER_AVX2 inline void prefetch_row(const GroupAttention& g, const float* pool, int64_t j) {
+  const char* row = reinterpret_cast<const char*>(pool + g.slot(j) * g.row_stride);
+  for (int64_t b = 0; b < g.D * int64_t(sizeof(float)); b += 64) _mm_prefetch(row + b, _MM_HINT_T0);
+}
+
+// One head's P·V over NV vectors (8·NV dims) from d0, accumulators in registers. NV is a
+// template argument so that the compiler keeps them there: with a run-time count it spilled
+// them to the stack on every position.
+template <int NV>
+EMBER_AVX2 inline void pv_chunk(const GroupAttention& g, const float* p, __m256 inv_h, int64_t d0,
+                                float* out) {
+  __m256 a[NV];
+#pragma GCC unroll 8
+  for (int c = 0; c < NV; ++c) a[c] = _mm256_setzero_ps();
+  for (int64_t j = g.lo; j <= g.hi; ++j) {
+    if (d0 == 0 && j + kAhead <= g.hi) prefetch_row(g, g.v, j + kAhead);
+    const float* vr = g.v + g.slot(j) * g.row_stride + d0;
+    const __m256 pj = _mm256_set1_ps(p[j - g.lo]);
+#pragma GCC unroll 8
+    for (int c = 0; c < NV; ++c) a[c] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vr + 8 * c), a[c]);
+  }
+#pragma GCC unroll 8
+  for (int c = 0; c < NV; ++c) _mm256_storeu_ps(out + 8 * c, _mm256_mul_ps(a[c], inv_h));
+}
+
 // D % 8 == 0. The same arithmetic per head whatever the batch, so results stay batch-invariant.
 EMBER_AVX2 void attend_group_avx2(const GroupAttention& g, float* score) {
   const int64_t n = g.hi - g.lo + 1, D = g.D;
+  for (int64_t j = g.lo; j <= std::min(g.hi, g.lo + kAhead - 1); ++j) prefetch_row(g, g.k, j);
   for (int64_t j = g.lo; j <= g.hi; ++j) {
+    if (j + kAhead <= g.hi) prefetch_row(g, g.k, j + kAhead);
     const float* kr = g.k + g.slot(j) * g.row_stride;
     for (int64_t h = 0; h < g.group; ++h) {
       const float* q = g.q + h * D;
@@ -105,28 +137,21 @@ EMBER_AVX2 void attend_group_avx2(const GroupAttention& g, float* score) {
   // P·V with the accumulators in registers, 64 dims of one head at a time: the V rows come
   // from L1/L2 again for each head of the group, which is cheaper than a store-to-load chain
   // through memory for every position.
-  constexpr int64_t kChunk = 8;  // vectors of 8 floats: 64 dims
   for (int64_t h = 0; h < g.group; ++h) {
     const float* p = score + h * n;
     const __m256 inv_h = _mm256_set1_ps(inv[size_t(h)]);
-    for (int64_t d0 = 0; d0 < D; d0 += kChunk * 8) {
-      const int64_t nv = std::min<int64_t>(kChunk, (D - d0) / 8);
-      __m256 a[kChunk];
-      for (int64_t c = 0; c < kChunk; ++c) a[c] = _mm256_setzero_ps();
-      for (int64_t j = g.lo; j <= g.hi; ++j) {
-        const float* vr = g.v + g.slot(j) * g.row_stride + d0;
-        const __m256 pj = _mm256_set1_ps(p[j - g.lo]);
-        if (nv == kChunk) {
-#pragma GCC unroll 8
-          for (int64_t c = 0; c < kChunk; ++c)
-            a[c] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vr + 8 * c), a[c]);
-        } else {
-          for (int64_t c = 0; c < nv; ++c)
-            a[c] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vr + 8 * c), a[c]);
-        }
-      }
-      for (int64_t c = 0; c < nv; ++c)
-        _mm256_storeu_ps(g.out + h * D + d0 + 8 * c, _mm256_mul_ps(a[c], inv_h));
+    float* out = g.out + h * D;
+    int64_t d0 = 0;
+    for (; d0 + 64 <= D; d0 += 64) pv_chunk<8>(g, p, inv_h, d0, out + d0);
+    switch ((D - d0) / 8) {  // D % 8 == 0
+      case 7: pv_chunk<7>(g, p, inv_h, d0, out + d0); break;
+      case 6: pv_chunk<6>(g, p, inv_h, d0, out + d0); break;
+      case 5: pv_chunk<5>(g, p, inv_h, d0, out + d0); break;
+      case 4: pv_chunk<4>(g, p, inv_h, d0, out + d0); break;
+      case 3: pv_chunk<3>(g, p, inv_h, d0, out + d0); break;
+      case 2: pv_chunk<2>(g, p, inv_h, d0, out + d0); break;
+      case 1: pv_chunk<1>(g, p, inv_h, d0, out + d0); break;
+      default: break;
     }
   }
 }
