@@ -1,6 +1,6 @@
 // out[T, N] = x[T, K] · w[N, K]ᵀ (+ bias). Work is split over blocks of output rows (weight
-// rows); inside a block, every tile of tokens reuses the block's weights from cache, so a batch
-// of T tokens streams the weights from memory once, not T times.
+// rows); inside a block, the weights are reused from cache by every token, so a batch of T
+// tokens streams the weights from memory once, not T times.
 #include <algorithm>
 #include <vector>
 
@@ -17,6 +17,8 @@ namespace {
 constexpr int kMaxRows = 4;
 constexpr int kToks = 4;
 int rows_per_tile(int tt) { return tt <= 2 ? 4 : 3; }
+// Decode-sized steps (activations up to 128 KiB, in L2) take the rows-outer order below.
+constexpr int64_t kRowsOuterMaxXBytes = 128 * 1024;
 
 using TileFn = void (*)(const uint8_t* w, int64_t ldw_bytes, int64_t K, const float* x,
                         int64_t ldx, float* out, int64_t ldo, const float* bias);
@@ -128,6 +130,51 @@ const TileTable& table_for(DType wd, Isa isa) {
   }
 }
 
+// One task's rows [n0, n1) of the output against every token.
+struct Block {
+  const TileTable& tab;
+  const uint8_t* w;  // row n0
+  int64_t ldw, K, N;
+  const float* x;
+  float* out;
+  const float* bias;  // may be null
+  void tile(int64_t n0, int64_t r0, int rr, int64_t t0, int tt) const {
+    tab.fn[rr - 1][tt - 1](w + (r0 - n0) * ldw, ldw, K, x + t0 * K, K, out + t0 * N + r0, N,
+                           bias ? bias + r0 : nullptr);
+  }
+};
+
+// Prefill-sized steps: each tile of tokens runs over the block's rows, which stay in L2.
+void tokens_outer(const Block& b, int64_t n0, int64_t n1, int64_t T) {
+  for (int64_t t0 = 0; t0 < T; t0 += kToks) {
+    const int tt = int(std::min<int64_t>(kToks, T - t0));
+    const int R = rows_per_tile(tt);
+    for (int64_t r0 = n0; r0 < n1; r0 += R) b.tile(n0, r0, int(std::min<int64_t>(R, n1 - r0)), t0, tt);
+  }
+}
+
+// Decode-sized steps stream the weights from DRAM with little work per byte. Taken tokens-outer,
+// a block's first pass over its rows is memory-bound and its other passes compute-bound.
+// Rows-outer, each tile of rows meets every token (the activations stay in L2) while the next
+// tile's lines are prefetched, a few before each token tile, so memory and FMAs overlap
+// (decode of 16 sequences on the 100M bench model: about 15% less time per step).
+void rows_outer(const Block& b, int64_t n0, int64_t n1, int64_t T) {
+  const int R = rows_per_tile(kToks);
+  const int64_t token_tiles = (T + kToks - 1) / kToks;
+  for (int64_t r0 = n0; r0 < n1; r0 += R) {
+    const int rr = int(std::min<int64_t>(R, n1 - r0));
+    const char* next = reinterpret_cast<const char*>(b.w + (r0 + rr - n0) * b.ldw);
+    const int64_t next_lines = (std::min<int64_t>(R, n1 - r0 - rr) * b.ldw + 63) / 64;
+    const int64_t per_tile = next_lines / token_tiles + 1;
+    int64_t line = 0;
+    for (int64_t t0 = 0; t0 < T; t0 += kToks) {
+      for (int64_t i = 0; i < per_tile && line < next_lines; ++i, ++line)
+        __builtin_prefetch(next + line * 64, 0, 3);
+      b.tile(n0, r0, rr, t0, int(std::min<int64_t>(kToks, T - t0)));
+    }
+  }
+}
+
 bool is_float(DType t) {
   return t == DType::F32 || t == DType::F16 || t == DType::BF16 || t == DType::F8_E4M3;
 }
@@ -178,15 +225,11 @@ void matmul(const Ctx& c, const Tensor& x, const Tensor& w, const Tensor* bias, 
       to_f32(w, n0 * K, (n1 - n0) * K, widened.data());
       wblock = reinterpret_cast<const uint8_t*>(widened.data());
     }
-    for (int64_t t0 = 0; t0 < T; t0 += kToks) {
-      const int tt = int(std::min<int64_t>(kToks, T - t0));
-      const int R = rows_per_tile(tt);
-      for (int64_t r0 = n0; r0 < n1; r0 += R) {
-        const int rr = int(std::min<int64_t>(R, n1 - r0));
-        tab.fn[rr - 1][tt - 1](wblock + (r0 - n0) * ldw, ldw, K, xp + t0 * K, K, op + t0 * N + r0,
-                               N, biasp ? biasp + r0 : nullptr);
-      }
-    }
+    const Block blk{tab, wblock, ldw, K, N, xp, op, biasp};
+    if (T > kToks && T * K * int64_t(sizeof(float)) <= kRowsOuterMaxXBytes && !widen)
+      rows_outer(blk, n0, n1, T);
+    else
+      tokens_outer(blk, n0, n1, T);
   });
 }
 
