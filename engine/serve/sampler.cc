@@ -18,10 +18,26 @@ bool by_prob_desc(const Candidate& a, const Candidate& b) {
   return a.p != b.p ? a.p > b.p : a.id < b.id;
 }
 
+// Eight independent maxima: one running maximum is a chain of dependent compares (and GCC kept
+// it in memory), a few cycles per element over a 150k vocabulary. NaNs are skipped as before;
+// the maximum does not depend on the order.
 float max_of(std::span<const float> x) {
-  float m = -INFINITY;
-  for (float v : x) m = std::max(m, v);
-  return m;
+  float m[8];
+  std::fill(std::begin(m), std::end(m), -INFINITY);
+  size_t i = 0;
+  for (; i + 8 <= x.size(); i += 8)
+    for (int l = 0; l < 8; ++l) m[l] = x[i + l] > m[l] ? x[i + l] : m[l];
+  for (; i < x.size(); ++i) m[0] = x[i] > m[0] ? x[i] : m[0];
+  return *std::max_element(std::begin(m), std::end(m));
+}
+
+// In index order, so that the result does not depend on how the loop is compiled. Not inlined:
+// inlined, GCC kept the running sum in a stack slot (it lives across calls in the caller), a
+// store-to-load chain per element.
+[[gnu::noinline]] double sum_in_order(std::span<const float> x) {
+  double s = 0;
+  for (float v : x) s += v;
+  return s;
 }
 
 }  // namespace
@@ -104,18 +120,19 @@ void rank(Candidates& c) {
 
 Candidates softmax_candidates(std::span<const float> logits, float temperature, int top_k) {
   const float m = max_of(logits);
-  Candidates c;
-  c.reserve(logits.size());
-  double z = 0;
   const float inv_t = 1.f / temperature;
-  for (size_t i = 0; i < logits.size(); ++i) {
-    if (!std::isfinite(logits[i])) continue;
-    const float e = std::exp((logits[i] - m) * inv_t);
-    if (e > 0.f) {
-      c.push_back({int32_t(i), e});
-      z += e;
-    }
-  }
+  // The exponentials first, then the sum in id order: in one loop the running sum was spilled
+  // around every exp call, a store-to-load chain per element.
+  thread_local std::vector<float> e;
+  e.resize(logits.size());
+  for (size_t i = 0; i < logits.size(); ++i)
+    e[i] = std::isfinite(logits[i]) ? std::exp((logits[i] - m) * inv_t) : 0.f;
+  const double z = sum_in_order(e);  // the zeros add nothing
+  Candidates c(logits.size());
+  size_t n = 0;
+  for (size_t i = 0; i < logits.size(); ++i)
+    if (e[i] > 0.f) c[n++] = {int32_t(i), e[i]};
+  c.resize(n);
   const float inv_z = float(1.0 / z);
   for (auto& x : c) x.p *= inv_z;
   if (top_k > 0 && size_t(top_k) < c.size()) {
@@ -218,21 +235,27 @@ int32_t draw_from(const Candidates& c, double u) {
     std::sort(by_id.begin(), by_id.end(), [](auto& a, auto& b) { return a.id < b.id; });
     walk = &by_id;
   }
+  // The running sums once, then a binary search for the first one past u * total: the same
+  // sums in the same order as a walk, so the same token, in one pass instead of two.
+  thread_local std::vector<double> cum;
+  cum.resize(walk->size());
   double total = 0;
-  for (const auto& x : *walk) total += x.p;
+  for (size_t i = 0; i < walk->size(); ++i) cum[i] = total += (*walk)[i].p;
   const double target = u * total;
-  double cum = 0;
-  for (const auto& x : *walk) {
-    cum += x.p;
-    if (cum > target) return x.id;
-  }
-  return walk->back().id;
+  const auto it = std::upper_bound(cum.begin(), cum.end(), target);
+  return it == cum.end() ? walk->back().id : (*walk)[size_t(it - cum.begin())].id;
 }
 
 int32_t argmax(std::span<const float> logits) {
+  // The best value in a register: comparing against logits[best] made every element wait for
+  // the load behind the previous compare.
   int32_t best = 0;
+  float best_v = logits.empty() ? 0.f : logits[0];
   for (size_t i = 1; i < logits.size(); ++i)
-    if (logits[i] > logits[best]) best = int32_t(i);
+    if (logits[i] > best_v) {
+      best_v = logits[i];
+      best = int32_t(i);
+    }
   return best;
 }
 
