@@ -3,6 +3,7 @@
 #include <sys/random.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <cmath>
 #include <unordered_map>
@@ -159,25 +160,35 @@ void top_k_filter(Candidates& c, int k) {
 
 void top_p_filter(Candidates& c, float top_p) {
   if (top_p >= 1.f || c.empty()) return;
-  // Smallest k whose top-k mass reaches top_p, by a quickselect that halves the range holding
-  // the cut: O(n) expected, where sorting would be O(n log n) and a flat distribution keeps most
-  // of the vocabulary.
-  Candidates sel = c;
-  size_t lo = 0, hi = sel.size();  // the answer k is in (lo, hi]
-  double above = 0;                // mass of the top lo
-  while (hi - lo > 1) {
-    const size_t mid = lo + (hi - lo) / 2;
-    std::nth_element(sel.begin() + lo, sel.begin() + mid, sel.begin() + hi, by_prob_desc);
-    double m = above;
-    for (size_t i = lo; i < mid; ++i) m += sel[i].p;
-    if (m >= top_p) {
-      hi = mid;
-    } else {
-      lo = mid;
-      above = m;
+  // The cut is found by bucketing on the top bits of p (for p >= 0 the bit patterns order like
+  // the values): the mass of each bucket, then from the most likely bucket down to the one where
+  // the running mass reaches top_p, and only that bucket is ranked. Two passes over the
+  // vocabulary, where ranking it (or selecting repeatedly) cost ~50 ns per token.
+  constexpr int kShift = 19;  // 8 exponent bits and 4 mantissa bits: 1/16 of an octave
+  constexpr size_t kBuckets = size_t(1) << (31 - kShift);
+  const auto bucket = [](float p) { return std::bit_cast<uint32_t>(p) >> kShift; };
+  thread_local std::vector<double> mass;
+  mass.assign(kBuckets, 0.0);
+  for (const auto& x : c) mass[bucket(x.p)] += x.p;
+  double above = 0;  // the mass of the buckets above the cut's
+  size_t b = kBuckets;
+  while (b > 0 && above + mass[b - 1] < top_p) above += mass[--b];
+  if (b == 0) return;  // rounding: the whole set is needed
+  const uint32_t cut_bucket = uint32_t(b - 1);
+  Candidates in_cut;
+  for (const auto& x : c)
+    if (bucket(x.p) == cut_bucket) in_cut.push_back(x);
+  std::sort(in_cut.begin(), in_cut.end(), by_prob_desc);
+  Candidate boundary = in_cut.back();
+  for (const auto& x : in_cut) {
+    above += x.p;
+    if (above >= top_p) {
+      boundary = x;
+      break;
     }
   }
-  keep_top(c, hi);
+  // Keeps everything ranked at or before the boundary, in the order it came in.
+  std::erase_if(c, [&](const Candidate& x) { return by_prob_desc(boundary, x); });
   renormalize(c);
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <random>
 #include <string>
 
 #include <gmock/gmock.h>
@@ -143,6 +144,39 @@ TEST(Sampler, TopPKeepsSmallestSetWithMassAtLeastP) {
     double kept_mass = 0;
     for (size_t i = 0; i < keep; ++i) kept_mass += p[i];
     EXPECT_NEAR(c.back().p, p[keep - 1] / kept_mass, 1e-6);
+  }
+}
+
+TEST(Sampler, TopPMatchesRankingTheWholeVocabulary) {
+  // The bucketed cut against its definition: rank everything (p desc, id asc) and keep the
+  // shortest prefix whose mass reaches top_p. Peaked, flat, and tied distributions, so that
+  // the cut falls inside a crowded bucket and between equal probabilities.
+  std::mt19937 g(5);
+  for (int round = 0; round < 60; ++round) {
+    const int n = 50 + int(g() % 5000);
+    std::vector<float> logits(static_cast<size_t>(n));
+    const float spread = round % 3 == 0 ? 0.01f : round % 3 == 1 ? 2.f : 8.f;
+    std::normal_distribution<float> nd(0.f, spread);
+    for (auto& l : logits) l = round % 4 == 0 ? std::round(nd(g)) : nd(g);  // rounding: ties
+    const float top_p = std::uniform_real_distribution<float>(0.05f, 0.999f)(g);
+    Candidates c = softmax_candidates(logits, 1.f);
+    Candidates ranked = c;
+    std::sort(ranked.begin(), ranked.end(), [](const Candidate& a, const Candidate& b) {
+      return a.p != b.p ? a.p > b.p : a.id < b.id;
+    });
+    double mass = 0;
+    size_t keep = 0;
+    while (keep < ranked.size() && mass < top_p) mass += ranked[keep++].p;
+    std::vector<int32_t> want;
+    for (size_t i = 0; i < keep; ++i) want.push_back(ranked[i].id);
+    std::sort(want.begin(), want.end());
+    top_p_filter(c, top_p);
+    std::vector<int32_t> got = ids(c);
+    std::sort(got.begin(), got.end());
+    ASSERT_EQ(got, want) << "round " << round << " n=" << n << " top_p=" << top_p;
+    double total = 0;
+    for (const auto& x : c) total += x.p;
+    EXPECT_NEAR(total, 1.0, 1e-5);
   }
 }
 
