@@ -15,7 +15,8 @@ namespace {
 
 // Shapes of a ~100M-parameter Llama (hidden 768, intermediate 2048): qkv, o, gate_up, down, and
 // the lm_head, whose 47 MiB of bf16 weights do not fit in L3, as the whole model's do not.
-template <DType WD>
+// Packed: the bf16 weights as the model holds them on the CPU (16-row panels, prepared at load).
+template <DType WD, bool Packed = false>
 void BM_Matmul(benchmark::State& st) {
   const int64_t T = st.range(0), N = st.range(1), K = st.range(2);
   static auto be = make_cpu_backend(0);
@@ -29,6 +30,7 @@ void BM_Matmul(benchmark::State& st) {
   std::vector<float> x(size_t(T * K));
   for (auto& v : x) v = nd(g);
   Tensor wt = be->upload(w, WD, {N, K}, false);
+  if (Packed) wt = be->prepare_matmul_weight(wt);
   Tensor xt = be->upload(x.data(), DType::F32, {T, K}, false);
   Tensor out = be->alloc(DType::F32, {T, N});
   for (auto _ : st) be->matmul(xt, wt, nullptr, out);
@@ -45,6 +47,7 @@ void shapes(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(BM_Matmul<DType::BF16>)->Name("BM_MatmulBf16")->Apply(shapes)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Matmul<DType::BF16, true>)->Name("BM_MatmulBf16Panels")->Apply(shapes)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Matmul<DType::F32>)->Name("BM_MatmulF32")->Apply(shapes)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 }  // namespace

@@ -167,6 +167,7 @@ class CpuBackend final : public Backend {
                    Tensor& out) override {
     cpu::add_rmsnorm(ctx_, residual, x, w, eps, out);
   }
+  Tensor prepare_matmul_weight(const Tensor& w) override { return cpu::pack_bf16_panels(ctx_, w); }
   void matmul(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& out) override {
     cpu::matmul(ctx_, x, w, bias, out);
   }

@@ -19,6 +19,11 @@ void parallel_ranges(const Ctx& c, int64_t n, int64_t grain,
                      const std::function<void(int64_t, int64_t)>& fn);
 
 void matmul(const Ctx& c, const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& out);
+// engine/cpu/cpu_matmul_panels.cc: bf16 weights packed in 16-row panels (TensorLayout), and the
+// matmul over them. pack_bf16_panels returns w unchanged when it does not apply.
+Tensor pack_bf16_panels(const Ctx& c, const Tensor& w);
+void matmul_panels(const Ctx& c, const Tensor& x, const Tensor& w, const float* bias,
+                   Tensor& out);
 void rmsnorm(const Ctx& c, const Tensor& x, const Tensor& w, float eps, Tensor& out);
 void add_rmsnorm(const Ctx& c, Tensor& residual, const Tensor& x, const Tensor& w, float eps,
                  Tensor& out);

@@ -202,6 +202,7 @@ void matmul(const Ctx& c, const Tensor& x, const Tensor& w, const Tensor* bias, 
     to_f32(*bias, 0, N, bias_f32.data());
   }
   const float* biasp = bias ? bias_f32.data() : nullptr;
+  if (w.layout == TensorLayout::CpuBf16Panels16) return matmul_panels(c, x, w, biasp, out);
 
   // F8 weights have no vector loader: their row blocks are widened to F32 first.
   const bool widen = w.dtype == DType::F8_E4M3;

@@ -49,6 +49,9 @@ class Backend {
                            Tensor& out) = 0;
   // out[T, N] = x[T, K] · w[N, K]ᵀ (+ bias[N])
   virtual void matmul(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& out) = 0;
+  // A weight [N, K] as this backend's matmul reads it fastest, for weights used only by matmul
+  // (the model prepares each projection once at load). The default keeps it as it is.
+  virtual Tensor prepare_matmul_weight(const Tensor& w) { return w; }
   // In place on the q and k parts of qkv: RMSNorm over each head (Qwen3).
   virtual void qk_rmsnorm(Tensor& qkv, const Tensor& q_w, const Tensor& k_w, float eps,
                           const AttnShape& a) = 0;

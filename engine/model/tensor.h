@@ -10,11 +10,22 @@ namespace ember {
 
 using Shape = std::vector<int64_t>;
 
+// How a backend laid out a tensor's elements. Only matmul weights a backend prepared itself
+// (Backend::prepare_matmul_weight) are ever anything but row-major, and only its own matmul reads
+// them.
+enum class TensorLayout : uint8_t {
+  RowMajor,
+  // CPU: bf16 rows in panels of 16, each k-pair of a panel one 64-byte group of 16 u32 words
+  // (row r's element 2j in the low half, 2j+1 in the high half); rows past N are zero.
+  CpuBf16Panels16,
+};
+
 struct Tensor {
   void* data = nullptr;
   DType dtype = DType::F32;
   Shape shape;
   std::shared_ptr<void> owner;  // keeps the storage alive; empty for borrowed memory
+  TensorLayout layout = TensorLayout::RowMajor;
 
   int64_t numel() const {
     int64_t n = 1;

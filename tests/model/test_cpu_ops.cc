@@ -170,6 +170,68 @@ TEST(CpuOps, MatmulRowsAreBatchInvariant) {
   }
 }
 
+TEST(CpuOps, PackedBf16MatmulMatchesDoubleReferenceAndIsBatchInvariant) {
+  // Weights the backend prepared (bf16 in 16-row panels): partial last panels, a bias, K = 2,
+  // and steps on both sides of the decode/prefill order switch (T * K * 4 bytes vs 128 KiB).
+  // Bound: one fp32 chain of K products, then the bias: |err| <= 2 (K + 1) u (Σ|x w| + |bias|).
+  struct Case {
+    int T, K, N;
+    bool bias;
+  };
+  const Case cases[] = {{1, 64, 48, false}, {5, 130, 37, true}, {16, 256, 16, false},
+                        {33, 2, 70, true},  {11, 200, 70, false}, {64, 768, 40, true}};
+  std::mt19937 g(3);
+  Backends b;
+  auto single = make_cpu_backend(CpuBackendOptions{1, true});
+  for (const auto& c : cases) {
+    SCOPED_TRACE(testing::Message() << "T=" << c.T << " K=" << c.K << " N=" << c.N);
+    auto x = randn(size_t(c.T) * c.K, g);
+    auto w = encode(randn(size_t(c.N) * c.K, g, 0.1f), DType::BF16);
+    auto bias = randn(size_t(c.N), g);
+    for (Backend* be : b.all()) {
+      Tensor wt = be->prepare_matmul_weight(
+          be->upload(w.bytes.data(), DType::BF16, {c.N, c.K}, true));
+      ASSERT_EQ(wt.layout, TensorLayout::CpuBf16Panels16);
+      Tensor bt = up(*be, bias, {c.N});
+      Tensor out = be->alloc(DType::F32, {c.T, c.N});
+      be->matmul(up(*be, x, {c.T, c.K}), wt, c.bias ? &bt : nullptr, out);
+      const auto got = down(*be, out);
+      for (int t = 0; t < c.T; ++t)
+        for (int n = 0; n < c.N; ++n) {
+          double ref = c.bias ? bias[size_t(n)] : 0.0, mag = std::abs(ref);
+          for (int k = 0; k < c.K; ++k) {
+            const double p = double(x[size_t(t) * c.K + k]) * w.values[size_t(n) * c.K + k];
+            ref += p;
+            mag += std::abs(p);
+          }
+          ASSERT_NEAR(got[size_t(t) * c.N + n], ref, 2 * (c.K + 2) * kU * mag + 1e-30)
+              << be->name() << " t=" << t << " n=" << n;
+        }
+      if (be != b.simd.get()) continue;
+      // Each token alone, on one thread, gives bit for bit what it got in the batch.
+      for (int t = 0; t < c.T; ++t) {
+        std::vector<float> row(x.begin() + t * c.K, x.begin() + (t + 1) * c.K);
+        Tensor o1 = single->alloc(DType::F32, {1, c.N});
+        Tensor b1 = up(*single, bias, {c.N});
+        single->matmul(up(*single, row, {1, c.K}), wt, c.bias ? &b1 : nullptr, o1);
+        const auto alone = down(*single, o1);
+        for (int n = 0; n < c.N; ++n)
+          ASSERT_EQ(alone[size_t(n)], got[size_t(t) * c.N + n]) << "t=" << t << " n=" << n;
+      }
+    }
+  }
+}
+
+TEST(CpuOps, OnlyBf16WeightsWithEvenRowsArePacked) {
+  auto be = make_cpu_backend(1);
+  std::vector<uint8_t> bytes(4 * 3 * 4);
+  for (auto [dt, k] : std::vector<std::pair<DType, int64_t>>{
+           {DType::F32, 4}, {DType::F16, 4}, {DType::BF16, 3}}) {
+    Tensor w = be->upload(bytes.data(), dt, {2, k}, false);
+    EXPECT_EQ(be->prepare_matmul_weight(w).layout, TensorLayout::RowMajor) << dtype_name(dt);
+  }
+}
+
 TEST(CpuOps, MatmulRejectsMismatchedShapes) {
   auto be = make_cpu_backend(1);
   Tensor x = be->alloc(DType::F32, {2, 8}), w = be->alloc(DType::F32, {4, 7});
