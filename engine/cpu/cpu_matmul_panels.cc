@@ -6,8 +6,9 @@
 // no horizontal sums, converts each weight once per tile of tokens instead of once per token
 // row, and streams every panel as one contiguous run: ~20% more FMAs per cycle from L1.
 //
-// Every output is one fused multiply-add chain over k = 0, 1, ..., K-1 (then + bias), whatever
-// the tile, the token count or the thread count: a row's result does not depend on the batch.
+// Every output is one multiply-add chain over k = 0, 1, ..., K-1 (then + bias; fused on AVX2,
+// rounded twice per step by the scalar fallback), whatever the tile, the token count or the
+// thread count: a row's result does not depend on the batch.
 #include <sys/mman.h>
 
 #include <algorithm>
