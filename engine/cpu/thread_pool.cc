@@ -9,6 +9,17 @@ ThreadPool::ThreadPool(int threads) {
   for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
+namespace {
+// About 50 us: the gap between two regions of one forward pass, not the gap between steps.
+constexpr int kSpins = 2000;
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+}  // namespace
+
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lk(mu_);
@@ -35,16 +46,29 @@ void ThreadPool::take_tasks() {
 void ThreadPool::worker_loop() {
   uint64_t seen = 0;
   for (;;) {
-    {
-      std::unique_lock<std::mutex> lk(mu_);
-      wake_.wait(lk, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
+    // The region's fields are written before generation_ is released (run()), so seeing the
+    // new generation with acquire makes them visible here.
+    bool started = false;
+    for (int i = 0; i < kSpins; ++i) {
+      if (stop_.load(std::memory_order_relaxed)) return;
+      if (generation_.load(std::memory_order_acquire) != seen) {
+        started = true;
+        break;
+      }
+      cpu_relax();
     }
+    if (!started) {
+      std::unique_lock<std::mutex> lk(mu_);
+      ++sleeping_;
+      wake_.wait(lk, [&] { return stop_ || generation_.load() != seen; });
+      --sleeping_;
+      if (stop_) return;
+    }
+    seen = generation_.load(std::memory_order_acquire);
     take_tasks();
-    {
-      std::lock_guard<std::mutex> lk(mu_);
-      if (--busy_ == 0) done_.notify_one();
+    if (busy_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      std::lock_guard<std::mutex> lk(mu_);  // the caller checks busy_ under mu_ before sleeping
+      done_.notify_one();
     }
   }
 }
@@ -55,6 +79,7 @@ void ThreadPool::run(int64_t n_tasks, const std::function<void(int64_t)>& fn) {
     for (int64_t i = 0; i < n_tasks; ++i) fn(i);
     return;
   }
+  bool wake = false;
   {
     std::lock_guard<std::mutex> lk(mu_);
     fn_ = &fn;
@@ -62,15 +87,17 @@ void ThreadPool::run(int64_t n_tasks, const std::function<void(int64_t)>& fn) {
     next_ = 0;
     failed_ = false;
     error_ = nullptr;
-    busy_ = int(workers_.size());
-    ++generation_;
+    busy_.store(int(workers_.size()), std::memory_order_relaxed);
+    generation_.fetch_add(1, std::memory_order_release);
+    wake = sleeping_ > 0;
   }
-  wake_.notify_all();
+  if (wake) wake_.notify_all();
   take_tasks();
+  for (int i = 0; i < kSpins && busy_.load(std::memory_order_acquire) > 0; ++i) cpu_relax();
   std::exception_ptr err;
   {
     std::unique_lock<std::mutex> lk(mu_);
-    done_.wait(lk, [&] { return busy_ == 0; });
+    done_.wait(lk, [&] { return busy_.load(std::memory_order_acquire) == 0; });
     fn_ = nullptr;
     err = error_;
     error_ = nullptr;

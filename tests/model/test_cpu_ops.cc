@@ -1,9 +1,11 @@
 // Each CPU op against a naive double-precision implementation on random inputs, on both the
 // AVX2 and the portable scalar path. Error bounds are stated next to each check.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <numeric>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -84,6 +86,20 @@ TEST(ThreadPool, RunsEveryTaskOnceAndPropagatesErrors) {
   std::atomic<int> n{0};
   pool.run(10, [&](int64_t) { n++; });  // usable after an error
   EXPECT_EQ(n.load(), 10);
+}
+
+TEST(ThreadPool, BackToBackAndSpacedRegionsEachFinishBeforeRunReturns) {
+  // Regions microseconds apart (workers still spinning) and ones after a pause (workers asleep):
+  // run() must return only once every task of its region is done, and never lose a wakeup.
+  ThreadPool pool(3);
+  std::atomic<int64_t> done{0};
+  for (int r = 0; r < 3000; ++r) {
+    if (r % 500 == 499) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    done = 0;
+    const int64_t n = 1 + r % 7;
+    pool.run(n, [&](int64_t) { done.fetch_add(1); });
+    ASSERT_EQ(done.load(), n) << "region " << r;
+  }
 }
 
 TEST(CpuOps, ReportsIsa) {
