@@ -166,7 +166,9 @@ void top_p_filter(Candidates& c, float top_p) {
   // vocabulary, where ranking it (or selecting repeatedly) cost ~50 ns per token.
   constexpr int kShift = 19;  // 8 exponent bits and 4 mantissa bits: 1/16 of an octave
   constexpr size_t kBuckets = size_t(1) << (31 - kShift);
-  const auto bucket = [](float p) { return std::bit_cast<uint32_t>(p) >> kShift; };
+  // The sign bit is dropped so that a -0 (never produced here, but accepted) cannot index past
+  // the table.
+  const auto bucket = [](float p) { return (std::bit_cast<uint32_t>(p) & 0x7fffffffu) >> kShift; };
   thread_local std::vector<double> mass;
   mass.assign(kBuckets, 0.0);
   for (const auto& x : c) mass[bucket(x.p)] += x.p;
