@@ -1,6 +1,7 @@
 #pragma once
 // Helpers shared by the tests: where the shared assets are, and skipping when they are absent.
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -18,6 +19,14 @@ inline std::string assets_dir() {
 }
 
 inline std::string asset(const std::string& rel) { return assets_dir() + "/" + rel; }
+
+// TMP/<tag>_<pid>_<current test's name>: a folder of the running test's own, apart from
+// parallel ctest processes and from the other tests of the suite. Not created.
+inline std::filesystem::path per_test_dir(const std::string& tag) {
+  return std::filesystem::temp_directory_path() /
+         (tag + "_" + std::to_string(::getpid()) + "_" +
+          ::testing::UnitTest::GetInstance()->current_test_info()->name());
+}
 
 inline std::string ember_binary() { return EMBER_BINARY; }
 inline std::string source_dir() { return EMBER_SOURCE_DIR; }

@@ -1,5 +1,4 @@
 // `ember make-model` and `ember inspect` through the binary: exit codes and what they print.
-#include <unistd.h>
 
 #include <filesystem>
 #include <string>
@@ -21,9 +20,7 @@ CliResult ember(const std::string& args) { return ember::test::run_ember(args); 
 class CliModel : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("ember_cli_model_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = ember::test::per_test_dir("ember_cli_model");
     fs::remove_all(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }

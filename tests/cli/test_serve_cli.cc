@@ -63,9 +63,7 @@ HttpResult http(const std::string& curl_args) {
 class ServeCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("ember_serve_cli_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = ember::test::per_test_dir("ember_serve_cli");
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "home");
   }

@@ -1,4 +1,3 @@
-#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
@@ -40,9 +39,7 @@ uint64_t fnv1a(const std::string& s) {
 class MakeModel : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            fmt::format("ember_mm_{}_{}", ::getpid(),
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    root_ = ember::test::per_test_dir("ember_mm");
     fs::remove_all(root_);
   }
   void TearDown() override { fs::remove_all(root_); }

@@ -1,7 +1,5 @@
 #include "engine/model/safetensors.h"
 
-#include <unistd.h>
-
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +9,7 @@
 
 #include "engine/core/dtype.h"
 #include "engine/core/error.h"
+#include "tests/test_support.h"
 
 namespace ember {
 namespace {
@@ -21,9 +20,7 @@ using ::testing::HasSubstr;
 class Safetensors : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           fmt::format("ember_st_{}_{}", ::getpid(),
-                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = ember::test::per_test_dir("ember_st");
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }

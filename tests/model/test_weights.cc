@@ -1,7 +1,5 @@
 #include "engine/model/weights.h"
 
-#include <unistd.h>
-
 #include <cstring>
 #include <filesystem>
 
@@ -76,9 +74,7 @@ std::string bytes_of(const TensorView& t, size_t offset = 0, size_t n = std::str
 class Weights : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            fmt::format("ember_w_{}_{}", ::getpid(),
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    root_ = ember::test::per_test_dir("ember_w");
     fs::remove_all(root_);
   }
   void TearDown() override { fs::remove_all(root_); }

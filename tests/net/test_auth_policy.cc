@@ -11,6 +11,7 @@
 #include "net/auth/request_auth.h"
 #include "net/auth/signing_messages.h"
 #include "net/crypto/ss58.h"
+#include "tests/test_support.h"
 
 using namespace ember::net;
 using namespace ember::net::auth;
@@ -24,8 +25,7 @@ std::string addr(uint8_t tag) { return crypto::ss58_encode(key(tag).public_key);
 struct PolicyTest : ::testing::Test {
   fs::path dir;
   void SetUp() override {
-    dir = fs::temp_directory_path() / ("ember_policy_" + std::to_string(::getpid()) + "_" +
-                                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir = ember::test::per_test_dir("ember_policy");
     fs::create_directories(dir);
   }
   void TearDown() override { fs::remove_all(dir); }

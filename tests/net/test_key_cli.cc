@@ -1,5 +1,4 @@
 // `ember key new|show|sign|verify` end to end through the binary.
-#include <unistd.h>
 
 #include <filesystem>
 #include <string>
@@ -23,8 +22,7 @@ struct KeyCli : ::testing::Test {
   std::string wallet;
   void SetUp() override {
     if (!fs::exists(ember::test::ember_binary())) GTEST_SKIP() << "ember binary not built";
-    dir = fs::temp_directory_path() / ("ember_keycli_" + std::to_string(::getpid()) + "_" +
-                                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir = ember::test::per_test_dir("ember_keycli");
     fs::remove_all(dir);
     wallet = "--wallet.path " + dir.string() + " --wallet.name miner --wallet.hotkey hk";
   }

@@ -12,6 +12,7 @@
 #include "net/auth/wallet.h"
 #include "net/crypto/bytes.h"
 #include "net/crypto/ss58.h"
+#include "tests/test_support.h"
 
 using namespace ember::net;
 using namespace ember::net::auth;
@@ -23,8 +24,7 @@ const char* kDevSeed = "fac7959dbfe72f052e5a0c3c8d6530f202b02fd8f9f5ca3580ec8deb
 struct WalletTest : ::testing::Test {
   fs::path dir;
   void SetUp() override {
-    dir = fs::temp_directory_path() / ("ember_wallet_" + std::to_string(::getpid()) + "_" +
-                                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir = ember::test::per_test_dir("ember_wallet");
     fs::remove_all(dir);
   }
   void TearDown() override { fs::remove_all(dir); }

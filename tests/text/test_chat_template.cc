@@ -20,8 +20,7 @@ namespace {
 class TempDir {
  public:
   TempDir() {
-    path_ = fs::temp_directory_path() / ("ember_chat_template_" + std::to_string(::getpid()) + "_" +
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    path_ = ember::test::per_test_dir("ember_chat_template");
     fs::remove_all(path_);
     fs::create_directories(path_);
   }

@@ -1,6 +1,5 @@
 // `ember tokenize` / `ember detokenize`: the ids of a file's whole content on one line, the text
 // of ids exactly as decoded (nothing added), and bad ids refused with a message, not a crash.
-#include <unistd.h>
 
 #include <cstdint>
 #include <filesystem>
@@ -43,9 +42,7 @@ void expect_clean_error(const Result& r, const std::string& message) {
 class TokenizerCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("ember_tokenizer_cli_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = ember::test::per_test_dir("ember_tokenizer_cli");
     fs::create_directories(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
