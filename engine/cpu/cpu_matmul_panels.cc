@@ -1,14 +1,16 @@
 // out[T, N] = x[T, K] · w[N, K]ᵀ over bf16 weights packed in panels of 16 rows (see
 // TensorLayout::CpuBf16Panels16). Each k-pair of a panel is 64 contiguous bytes: one load gives
 // the 16 rows' elements 2j and 2j+1, widened by a shift (low halves) and a mask (high halves).
-// A tile is 16 rows x up to 4 tokens, each accumulator a vector across rows, the token's x[k]
+// A tile is 16 rows x up to 6 tokens, each accumulator a vector across rows, the token's x[k]
 // broadcast. Against the row-major kernel (a dot product along K per row and token) this needs
 // no horizontal sums, converts each weight once per tile of tokens instead of once per token
 // row, and streams every panel as one contiguous run: ~20% more FMAs per cycle from L1.
 //
 // Every output is one multiply-add chain over k = 0, 1, ..., K-1 (then + bias; fused on AVX2,
 // rounded twice per step by the scalar fallback), whatever the tile, the token count or the
-// thread count: a row's result does not depend on the batch.
+// thread count: a row's result does not depend on the batch. Tiles of several tokens run K in
+// chunks, the accumulators parked in `out` between them; storing and reloading a float is
+// exact, so the chain is the same.
 #include <sys/mman.h>
 
 #include <algorithm>
@@ -25,28 +27,34 @@ namespace ember::cpu {
 namespace {
 
 constexpr int64_t kPanel = 16;
-constexpr int kToks = 4;
-// Steps whose activations fit this take every token past a panel before the next panel (whose
-// lines are prefetched meanwhile); larger ones run each tile of tokens over a few panels in L2.
-constexpr int64_t kPanelsOuterMaxXBytes = 128 * 1024;
-constexpr int64_t kL2PanelBytes = 160 * 1024;
+constexpr int kToks = 6;          // tokens per tile at most
+constexpr int64_t kKChunk = 256;  // k per pass for tiles of 3 or more tokens (even)
+constexpr int64_t kXBlockBytes = 256 * 1024;
 
 int64_t panel_words(int64_t K) { return K / 2 * kPanel; }  // u32 words per panel
 
-// One tile: NP consecutive panels at p (panel_words apart) x TT tokens, `rows` (<= NP * 16)
-// valid rows, outputs out[t * ldo + r]. Few tokens take several panels at once so that there
-// are enough independent accumulator chains (8) to hide the FMA latency.
+// One tile over K elements (a chunk: p and x start at its first k): NP consecutive panels at p
+// (panel_words apart) x TT tokens, `rows` (<= NP * 16) valid rows, outputs out[t * ldo + r].
+// `resume`: the accumulators start from out (the previous chunk's) instead of zero; bias is
+// given for the last chunk only. Few tokens take several panels at once so that there are enough
+// independent accumulator chains (8) to hide the FMA latency.
 using PanelFn = void (*)(const uint32_t* p, int64_t pw, int64_t K, const float* x, int64_t ldx,
-                         float* out, int64_t ldo, int rows, const float* bias);
+                         float* out, int64_t ldo, int rows, const float* bias, bool resume);
 
 void store_rows(const float* acc, int rows, const float* bias, float* out) {
   for (int r = 0; r < rows; ++r) out[r] = acc[r] + (bias ? bias[r] : 0.f);
 }
 
+void load_rows(const float* out, int rows, float* acc) {
+  for (int r = 0; r < rows; ++r) acc[r] = out[r];
+}
+
 template <int NP, int TT>
 void panel_scalar(const uint32_t* p, int64_t pw, int64_t K, const float* x, int64_t ldx,
-                  float* out, int64_t ldo, int rows, const float* bias) {
+                  float* out, int64_t ldo, int rows, const float* bias, bool resume) {
   float acc[TT][NP * kPanel] = {};
+  if (resume)
+    for (int t = 0; t < TT; ++t) load_rows(out + t * ldo, rows, acc[t]);
   for (int64_t k = 0; k < K; k += 2)
     for (int q = 0; q < NP; ++q) {
       const uint32_t* g = p + q * pw + k / 2 * kPanel;
@@ -63,22 +71,70 @@ void panel_scalar(const uint32_t* p, int64_t pw, int64_t K, const float* x, int6
 #ifdef EMBER_X86
 template <int NP, int TT>
 EMBER_AVX2 void panel_avx2(const uint32_t* p, int64_t pw, int64_t K, const float* x,
-                           int64_t ldx, float* out, int64_t ldo, int rows, const float* bias) {
+                           int64_t ldx, float* out, int64_t ldo, int rows, const float* bias,
+                           bool resume) {
   __m256 a[NP][2][TT];
-#pragma GCC unroll 4
-  for (int q = 0; q < NP; ++q)
-#pragma GCC unroll 4
-    for (int t = 0; t < TT; ++t) a[q][0][t] = a[q][1][t] = _mm256_setzero_ps();
+  if (!resume) {
+#pragma GCC unroll 8
+    for (int q = 0; q < NP; ++q)
+#pragma GCC unroll 8
+      for (int t = 0; t < TT; ++t) a[q][0][t] = a[q][1][t] = _mm256_setzero_ps();
+  } else if (rows == NP * kPanel) {
+#pragma GCC unroll 8
+    for (int q = 0; q < NP; ++q)
+#pragma GCC unroll 8
+      for (int t = 0; t < TT; ++t) {
+        a[q][0][t] = _mm256_loadu_ps(out + t * ldo + q * kPanel);
+        a[q][1][t] = _mm256_loadu_ps(out + t * ldo + q * kPanel + 8);
+      }
+  } else {
+    alignas(32) float acc[NP * kPanel] = {};
+#pragma GCC unroll 8
+    for (int t = 0; t < TT; ++t) {
+      load_rows(out + t * ldo, rows, acc);
+#pragma GCC unroll 8
+      for (int q = 0; q < NP; ++q) {
+        a[q][0][t] = _mm256_load_ps(acc + q * kPanel);
+        a[q][1][t] = _mm256_load_ps(acc + q * kPanel + 8);
+      }
+    }
+  }
   const __m256i hi_mask = _mm256_set1_epi32(int(0xffff0000u));
   for (int64_t k = 0; k < K; k += 2) {
-    if constexpr (NP == 1) {
+    if constexpr (NP == 1 && TT > 4) {
+      // 2 x TT accumulators leave room for the two weight vectors and one broadcast only: the
+      // panel's k-pair is loaded again (from L1) for the high halves rather than held, and
+      // widened by two shifts rather than a mask that would need a register.
+      const __m256i* g = reinterpret_cast<const __m256i*>(p + k / 2 * kPanel);
+      __m256 w0 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_load_si256(g), 16));
+      __m256 w1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_load_si256(g + 1), 16));
+#pragma GCC unroll 6
+      for (int t = 0; t < TT; ++t) {
+        const __m256 xb = _mm256_broadcast_ss(x + t * ldx + k);
+        a[0][0][t] = _mm256_fmadd_ps(w0, xb, a[0][0][t]);
+        a[0][1][t] = _mm256_fmadd_ps(w1, xb, a[0][1][t]);
+      }
+      // Hides g's value from the compiler, which would otherwise keep the first loads alive
+      // through the low pass and spill accumulators instead.
+      asm("" : "+r"(g));
+      w0 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_srli_epi32(_mm256_load_si256(g), 16), 16));
+      w1 = _mm256_castsi256_ps(
+          _mm256_slli_epi32(_mm256_srli_epi32(_mm256_load_si256(g + 1), 16), 16));
+#pragma GCC unroll 6
+      for (int t = 0; t < TT; ++t) {
+        const __m256 xb = _mm256_broadcast_ss(x + t * ldx + k + 1);
+        a[0][0][t] = _mm256_fmadd_ps(w0, xb, a[0][0][t]);
+        a[0][1][t] = _mm256_fmadd_ps(w1, xb, a[0][1][t]);
+      }
+      continue;
+    } else if constexpr (NP == 1) {
       // 8 accumulators, 2 weight vectors and 1 broadcast at a time: the x values are loaded
       // where they are used (holding all of them would spill).
       const __m256i* g = reinterpret_cast<const __m256i*>(p + k / 2 * kPanel);
       const __m256i g0 = _mm256_load_si256(g), g1 = _mm256_load_si256(g + 1);
       __m256 w0 = _mm256_castsi256_ps(_mm256_slli_epi32(g0, 16));
       __m256 w1 = _mm256_castsi256_ps(_mm256_slli_epi32(g1, 16));
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int t = 0; t < TT; ++t) {
         const __m256 xb = _mm256_broadcast_ss(x + t * ldx + k);
         a[0][0][t] = _mm256_fmadd_ps(w0, xb, a[0][0][t]);
@@ -86,7 +142,7 @@ EMBER_AVX2 void panel_avx2(const uint32_t* p, int64_t pw, int64_t K, const float
       }
       w0 = _mm256_castsi256_ps(_mm256_and_si256(g0, hi_mask));
       w1 = _mm256_castsi256_ps(_mm256_and_si256(g1, hi_mask));
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int t = 0; t < TT; ++t) {
         const __m256 xb = _mm256_broadcast_ss(x + t * ldx + k + 1);
         a[0][0][t] = _mm256_fmadd_ps(w0, xb, a[0][0][t]);
@@ -97,25 +153,25 @@ EMBER_AVX2 void panel_avx2(const uint32_t* p, int64_t pw, int64_t K, const float
     // Several panels for one or two tokens: the (at most 4) broadcasts are held, each panel's
     // pair of weight vectors is loaded and used in turn.
     __m256 x0[TT], x1[TT];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int t = 0; t < TT; ++t) {
       x0[t] = _mm256_broadcast_ss(x + t * ldx + k);
       x1[t] = _mm256_broadcast_ss(x + t * ldx + k + 1);
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int q = 0; q < NP; ++q) {
       const __m256i* g = reinterpret_cast<const __m256i*>(p + q * pw + k / 2 * kPanel);
       const __m256i g0 = _mm256_load_si256(g), g1 = _mm256_load_si256(g + 1);
       const __m256 lo0 = _mm256_castsi256_ps(_mm256_slli_epi32(g0, 16));
       const __m256 lo1 = _mm256_castsi256_ps(_mm256_slli_epi32(g1, 16));
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int t = 0; t < TT; ++t) {
         a[q][0][t] = _mm256_fmadd_ps(lo0, x0[t], a[q][0][t]);
         a[q][1][t] = _mm256_fmadd_ps(lo1, x0[t], a[q][1][t]);
       }
       const __m256 hi0 = _mm256_castsi256_ps(_mm256_and_si256(g0, hi_mask));
       const __m256 hi1 = _mm256_castsi256_ps(_mm256_and_si256(g1, hi_mask));
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int t = 0; t < TT; ++t) {
         a[q][0][t] = _mm256_fmadd_ps(hi0, x1[t], a[q][0][t]);
         a[q][1][t] = _mm256_fmadd_ps(hi1, x1[t], a[q][1][t]);
@@ -123,9 +179,9 @@ EMBER_AVX2 void panel_avx2(const uint32_t* p, int64_t pw, int64_t K, const float
     }
   }
   if (rows == NP * kPanel && !bias) {
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int q = 0; q < NP; ++q)
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int t = 0; t < TT; ++t) {
         _mm256_storeu_ps(out + t * ldo + q * kPanel, a[q][0][t]);
         _mm256_storeu_ps(out + t * ldo + q * kPanel + 8, a[q][1][t]);
@@ -133,9 +189,9 @@ EMBER_AVX2 void panel_avx2(const uint32_t* p, int64_t pw, int64_t K, const float
     return;
   }
   alignas(32) float acc[NP * kPanel];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int t = 0; t < TT; ++t) {
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int q = 0; q < NP; ++q) {
       _mm256_store_ps(acc + q * kPanel, a[q][0][t]);
       _mm256_store_ps(acc + q * kPanel + 8, a[q][1][t]);
@@ -148,19 +204,38 @@ EMBER_AVX2 void panel_avx2(const uint32_t* p, int64_t pw, int64_t K, const float
 // Panels per tile for a tile of tt tokens (8 accumulator chains), and the kernels.
 constexpr int panels_for(int tt) { return tt == 1 ? 4 : tt == 2 ? 2 : 1; }
 
+// fn[tt - 1][np - 1]: tt tokens x np panels, np up to panels_for(tt) (fewer for the last
+// panels of a task, which would otherwise run one at a time with half the chains).
 struct PanelTable {
-  PanelFn wide[kToks];  // panels_for(tt) panels
-  PanelFn one[kToks];   // one panel (the last few of a task)
+  PanelFn fn[kToks][4];
 };
+
+template <template <int, int> class K>
+PanelTable make_table() {
+  return {{{K<1, 1>::fn, K<2, 1>::fn, K<3, 1>::fn, K<4, 1>::fn},
+           {K<1, 2>::fn, K<2, 2>::fn},
+           {K<1, 3>::fn},
+           {K<1, 4>::fn},
+           {K<1, 5>::fn},
+           {K<1, 6>::fn}}};
+}
+
+template <int NP, int TT>
+struct Scalar {
+  static constexpr PanelFn fn = &panel_scalar<NP, TT>;
+};
+#ifdef EMBER_X86
+template <int NP, int TT>
+struct Avx2 {
+  static constexpr PanelFn fn = &panel_avx2<NP, TT>;
+};
+#endif
 
 PanelTable table_for(Isa isa) {
 #ifdef EMBER_X86
-  if (isa == Isa::Avx2)
-    return {{&panel_avx2<4, 1>, &panel_avx2<2, 2>, &panel_avx2<1, 3>, &panel_avx2<1, 4>},
-            {&panel_avx2<1, 1>, &panel_avx2<1, 2>, &panel_avx2<1, 3>, &panel_avx2<1, 4>}};
+  if (isa == Isa::Avx2) return make_table<Avx2>();
 #endif
-  return {{&panel_scalar<4, 1>, &panel_scalar<2, 2>, &panel_scalar<1, 3>, &panel_scalar<1, 4>},
-          {&panel_scalar<1, 1>, &panel_scalar<1, 2>, &panel_scalar<1, 3>, &panel_scalar<1, 4>}};
+  return make_table<Scalar>();
 }
 
 struct Panels {
@@ -170,49 +245,62 @@ struct Panels {
   const float* x;
   float* out;
   const float* bias;
-  // Tokens [t0, t0 + 4) against panels from `panel` (at most up to `last`); returns how many
-  // panels it took.
-  int64_t tile(int64_t panel, int64_t last, int64_t t0) const {
-    const int tt = int(std::min<int64_t>(kToks, T - t0));
-    const bool wide = panel + panels_for(tt) <= last;
-    const int64_t np = wide ? panels_for(tt) : 1;
+  // Tokens in blocks whose x (at most kXBlockBytes) stays in L2 while the panels pass.
+  int64_t block_tokens() const { return std::max<int64_t>(kToks, kXBlockBytes / (K * 4)); }
+  // Tiles of one or two tokens run over all of K at once (their x is a few KiB); larger ones
+  // take K in chunks so that a panel's chunk (8 KiB) and the tile's x (6 KiB) stay in L1 while
+  // every tile passes, instead of both streaming from L2. (On the 2-vCPU dev VM a tile kernel
+  // fed from L2 ran ~25% slower on each vCPU when both ran; from L1, about as fast as alone.)
+  int64_t k_chunk() const { return T <= 2 ? K : std::min(K, kKChunk); }
+  // Tokens [t0, t1) (at most kToks) x k in [k0, k1) against panels from `panel` (at most up to
+  // `last`); returns how many panels it took.
+  int64_t tile(int64_t panel, int64_t last, int64_t t0, int64_t t1, int64_t k0, int64_t k1) const {
+    const int tt = int(t1 - t0);
+    const int64_t np = std::min<int64_t>(panels_for(tt), last - panel);
     const int64_t r0 = panel * kPanel;
     const int rows = int(std::min(np * kPanel, N - r0));
-    const PanelFn fn = wide ? tab.wide[tt - 1] : tab.one[tt - 1];
-    fn(w + panel * panel_words(K), panel_words(K), K, x + t0 * K, K, out + t0 * N + r0, N, rows,
-       bias ? bias + r0 : nullptr);
+    tab.fn[tt - 1][np - 1](w + panel * panel_words(K) + k0 / 2 * kPanel, panel_words(K), k1 - k0,
+                           x + t0 * K + k0, K, out + t0 * N + r0, N, rows,
+                           bias && k1 == K ? bias + r0 : nullptr, k0 > 0);
     return np;
   }
 };
 
-// Decode-sized steps: the weights stream from DRAM with little work per byte, so each group of
-// panels meets every token before the next (contiguous, so the hardware prefetcher runs ahead;
-// with several tiles of tokens the next group's lines are also prefetched, a few per tile).
-void panels_outer(const Panels& p, int64_t first, int64_t last) {
-  const int64_t token_tiles = (p.T + kToks - 1) / kToks;
-  const int64_t group = panels_for(int(std::min<int64_t>(kToks, p.T)));
-  const int64_t lines = group * panel_words(p.K) * 4 / 64;
-  const int64_t per_tile = token_tiles > 1 ? lines / token_tiles + 1 : 0;
-  for (int64_t g0 = first; g0 < last;) {
-    const int64_t g1 = std::min(last, g0 + group);
-    const char* next = reinterpret_cast<const char*>(p.w + g1 * panel_words(p.K));
-    int64_t line = g1 < last ? 0 : lines;
-    for (int64_t t0 = 0; t0 < p.T; t0 += kToks) {
-      for (int64_t i = 0; i < per_tile && line < lines; ++i, ++line)
-        __builtin_prefetch(next + line * 64, 0, 3);
-      for (int64_t panel = g0; panel < g1;) panel += p.tile(panel, g1, t0);
-    }
-    g0 = g1;
-  }
-}
+// Each group of panels meets every token before the next group: the weights stream from memory
+// once per matmul, whatever T. Within a group, a chunk of K at a time passes every tile of
+// tokens. The next group's lines are prefetched a few per tile (the weights of decode-sized
+// steps come from DRAM with little work per byte).
+// Splits tokens [b0, b1) into tiles of as even a size as possible (16 tokens: 5, 5, 6), so that
+// no tile is left with a token or two and too few accumulator chains.
+struct TokenTiles {
+  int64_t b0, n, tiles;
+  TokenTiles(int64_t b0_, int64_t b1) : b0(b0_), n(b1 - b0_), tiles((n + kToks - 1) / kToks) {}
+  int64_t start(int64_t i) const { return b0 + i * n / tiles; }
+};
 
-// Prefill-sized steps: each tile of tokens runs over a group of panels that stays in L2.
-void tokens_outer(const Panels& p, int64_t first, int64_t last) {
-  const int64_t group = std::max<int64_t>(1, kL2PanelBytes / (panel_words(p.K) * 4));
-  for (int64_t g0 = first; g0 < last; g0 += group) {
-    const int64_t g1 = std::min(last, g0 + group);
-    for (int64_t t0 = 0; t0 < p.T; t0 += kToks)
-      for (int64_t panel = g0; panel < g1;) panel += p.tile(panel, g1, t0);
+void run_panels(const Panels& p, int64_t first, int64_t last) {
+  const int64_t kc = p.k_chunk(), chunks = (p.K + kc - 1) / kc, tb = p.block_tokens();
+  const int64_t group = panels_for(int(TokenTiles(0, std::min(p.T, tb)).start(1)));
+  const int64_t lines = group * panel_words(p.K) * 4 / 64;
+  for (int64_t b0 = 0; b0 < p.T; b0 += tb) {
+    const TokenTiles tt(b0, std::min(p.T, b0 + tb));
+    const int64_t calls = tt.tiles * chunks;
+    const int64_t per_call = calls > 1 ? lines / calls + 1 : 0;
+    for (int64_t g0 = first; g0 < last;) {
+      const int64_t g1 = std::min(last, g0 + group);
+      const char* next = reinterpret_cast<const char*>(p.w + g1 * panel_words(p.K));
+      int64_t line = g1 < last ? 0 : lines;
+      for (int64_t k0 = 0; k0 < p.K; k0 += kc) {
+        const int64_t k1 = std::min(p.K, k0 + kc);
+        for (int64_t i = 0; i < tt.tiles; ++i) {
+          for (int64_t j = 0; j < per_call && line < lines; ++j, ++line)
+            __builtin_prefetch(next + line * 64, 0, 3);
+          const int64_t t0 = tt.start(i), t1 = tt.start(i + 1);
+          for (int64_t panel = g0; panel < g1;) panel += p.tile(panel, g1, t0, t1, k0, k1);
+        }
+      }
+      g0 = g1;
+    }
   }
 }
 
@@ -268,13 +356,9 @@ void matmul_panels(const Ctx& c, const Tensor& x, const Tensor& w, const float* 
   const int64_t want_tasks = int64_t(c.pool->size()) * 4;
   const int64_t per_task = std::max<int64_t>(1, (panels + want_tasks - 1) / want_tasks);
   const int64_t n_tasks = (panels + per_task - 1) / per_task;
-  const bool decode_sized = T * K * int64_t(sizeof(float)) <= kPanelsOuterMaxXBytes;
   c.pool->run(n_tasks, [&](int64_t task) {
-    const int64_t first = task * per_task, last = std::min(panels, first + per_task);
-    if (decode_sized)
-      panels_outer(p, first, last);
-    else
-      tokens_outer(p, first, last);
+    const int64_t first = task * per_task;
+    run_panels(p, first, std::min(panels, first + per_task));
   });
 }
 

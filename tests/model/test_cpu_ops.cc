@@ -188,14 +188,18 @@ TEST(CpuOps, MatmulRowsAreBatchInvariant) {
 
 TEST(CpuOps, PackedBf16MatmulMatchesDoubleReferenceAndIsBatchInvariant) {
   // Weights the backend prepared (bf16 in 16-row panels): partial last panels, a bias, K = 2,
-  // and steps on both sides of the decode/prefill order switch (T * K * 4 bytes vs 128 KiB).
+  // tiles of 1 to 6 tokens and of 1 to 4 panels, K in several chunks (the last one short) with
+  // partial panels resumed from the output, and more tokens than one block (T * K * 4 bytes >
+  // 256 KiB).
   // Bound: one fp32 chain of K products, then the bias: |err| <= 2 (K + 1) u (Σ|x w| + |bias|).
   struct Case {
     int T, K, N;
     bool bias;
   };
-  const Case cases[] = {{1, 64, 48, false}, {5, 130, 37, true}, {16, 256, 16, false},
-                        {33, 2, 70, true},  {11, 200, 70, false}, {64, 768, 40, true}};
+  const Case cases[] = {{1, 64, 48, false},  {5, 130, 37, true},   {16, 256, 16, false},
+                        {33, 2, 70, true},   {11, 200, 70, false}, {64, 768, 40, true},
+                        {7, 600, 37, true},  {2, 600, 70, false},  {100, 1000, 20, true},
+                        {1, 64, 170, true},  {2, 64, 170, false}};
   std::mt19937 g(3);
   Backends b;
   auto single = make_cpu_backend(CpuBackendOptions{1, true});
