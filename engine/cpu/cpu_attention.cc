@@ -155,6 +155,73 @@ EMBER_AVX2 void attend_group_avx2(const GroupAttention& g, float* score) {
     }
   }
 }
+
+// All of one token's KV heads in one task (steps with enough tokens to keep the threads busy):
+// a position's K (then V) rows of every head are one contiguous run, which the hardware
+// prefetcher follows, where a single head's rows are 256-byte pieces 1 KiB apart. The P·V
+// accumulators of all heads (nh x D floats) live in L1 rather than registers. Per head it is the
+// same arithmetic in the same order as attend_group_avx2 (dot products, softmax, then one FMA
+// chain over positions per output element), so both give the same bits.
+struct TokenAttention {
+  const float* q;  // the token's query heads [nq, D]
+  float* out;      // [nq, D]
+  int64_t nkv, group, D, row_stride;
+  const float *k, *v;  // pools, head 0
+  const int32_t* table;
+  int bs;
+  int64_t lo, hi;
+  float scale;
+  int64_t slot(int64_t j) const { return int64_t(table[j / bs]) * bs + j % bs; }
+};
+
+EMBER_AVX2 inline void prefetch_rows(const TokenAttention& g, const float* pool, int64_t j) {
+  const char* row = reinterpret_cast<const char*>(pool + g.slot(j) * g.row_stride);
+  for (int64_t b = 0; b < g.row_stride * int64_t(sizeof(float)); b += 64)
+    _mm_prefetch(row + b, _MM_HINT_T0);
+}
+
+EMBER_AVX2 void attend_token_avx2(const TokenAttention& g, float* score, float* acc) {
+  const int64_t n = g.hi - g.lo + 1, D = g.D, nh = g.nkv * g.group;
+  // About 32 lines in flight, as attend_group_avx2 keeps for one head.
+  const int64_t ahead = std::max<int64_t>(1, 32 * 16 / g.row_stride);
+  for (int64_t j = g.lo; j <= std::min(g.hi, g.lo + ahead - 1); ++j) prefetch_rows(g, g.k, j);
+  for (int64_t j = g.lo; j <= g.hi; ++j) {
+    if (j + ahead <= g.hi) prefetch_rows(g, g.k, j + ahead);
+    const float* row = g.k + g.slot(j) * g.row_stride;
+    for (int64_t h = 0; h < nh; ++h) {
+      const float* q = g.q + h * D;
+      const float* kr = row + h / g.group * D;
+      __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+      int64_t d = 0;
+      for (; d + 16 <= D; d += 16) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(kr + d), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d + 8), _mm256_loadu_ps(kr + d + 8), s1);
+      }
+      if (d < D) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(kr + d), s0);
+      score[h * n + (j - g.lo)] = hsum8(_mm256_add_ps(s0, s1)) * g.scale;
+    }
+  }
+  std::vector<float> inv(static_cast<size_t>(nh));
+  softmax_rows(score, nh, n, inv.data());
+  std::fill(acc, acc + nh * D, 0.f);
+  for (int64_t j = g.lo; j <= std::min(g.hi, g.lo + ahead - 1); ++j) prefetch_rows(g, g.v, j);
+  for (int64_t j = g.lo; j <= g.hi; ++j) {
+    if (j + ahead <= g.hi) prefetch_rows(g, g.v, j + ahead);
+    const float* row = g.v + g.slot(j) * g.row_stride;
+    for (int64_t h = 0; h < nh; ++h) {
+      const __m256 pj = _mm256_set1_ps(score[h * n + (j - g.lo)]);
+      const float* vr = row + h / g.group * D;
+      float* a = acc + h * D;
+      for (int64_t d = 0; d < D; d += 8)
+        _mm256_storeu_ps(a + d, _mm256_fmadd_ps(pj, _mm256_loadu_ps(vr + d), _mm256_loadu_ps(a + d)));
+    }
+  }
+  for (int64_t h = 0; h < nh; ++h) {
+    const __m256 inv_h = _mm256_set1_ps(inv[size_t(h)]);
+    for (int64_t d = 0; d < D; d += 8)
+      _mm256_storeu_ps(g.out + h * D + d, _mm256_mul_ps(_mm256_loadu_ps(acc + h * D + d), inv_h));
+  }
+}
 #endif
 
 }  // namespace
@@ -238,12 +305,14 @@ void paged_attention(const Ctx& c, const Tensor& qkv, const KvCache& kv, int lay
   float* op = out.as<float>();
   const bool avx = c.isa == Isa::Avx2 && D % 8 == 0;
 
-  // One task is one token's whole group of query heads over their shared KV head: each K and V
-  // row is read from memory once for the group (GQA), not once per query head.
-  parallel_ranges(c, T * nkv, 1, [&](int64_t b, int64_t e) {
+  // A task is one token's query heads over one KV head (each K and V row is read once for the
+  // group, GQA), or, when there are enough tokens for every thread, over all its KV heads.
+  const bool whole_tokens = avx && T >= 2 * int64_t(c.pool->size());
+  const int64_t per_token = whole_tokens ? 1 : nkv;
+  parallel_ranges(c, T * per_token, 1, [&](int64_t b, int64_t e) {
     std::vector<float> score, acc;
     for (int64_t task = b; task < e; ++task) {
-      const int64_t t = task / nkv, kvh = task % nkv;
+      const int64_t t = task / per_token, kvh0 = whole_tokens ? 0 : task % per_token;
       const int32_t* table = tables + int64_t(seq_of[size_t(t)]) * maxb;
       const int64_t hi = pos[t];
       const int64_t lo = a.sliding_window > 0 ? std::max<int64_t>(0, hi - a.sliding_window + 1) : 0;
@@ -251,6 +320,17 @@ void paged_attention(const Ctx& c, const Tensor& qkv, const KvCache& kv, int lay
         if (table[blk] < 0 || table[blk] >= nblocks)
           fail("paged_attention: block id {} for position {} outside the pool of {}", table[blk],
                std::max(lo, blk * bs), nblocks);
+#ifdef EMBER_X86
+      if (whole_tokens) {
+        const TokenAttention g{q_all + t * W, op + t * nq * D, nkv, group, D, nkv * D,
+                               kpool, vpool, table, bs, lo, hi, a.scale};
+        score.resize(size_t(nq * (hi - lo + 1)));
+        acc.resize(size_t(nq * D));
+        attend_token_avx2(g, score.data(), acc.data());
+        continue;
+      }
+#endif
+      const int64_t kvh = kvh0;
       GroupAttention g{q_all + t * W + kvh * group * D, op + t * nq * D + kvh * group * D,
                        group, D, nkv * D, kpool + kvh * D, vpool + kvh * D, table, bs, lo, hi,
                        a.scale};

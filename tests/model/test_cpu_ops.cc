@@ -439,8 +439,11 @@ void check_attention(int nq, int nkv, int D, int window,
     V.push_back(randn(size_t(c) * nkv * D, g));
   }
   Backends b;
+  // With at least two tokens per thread, the simd backend runs each token's heads in one task;
+  // with more threads than that, one task per KV head. The two must give the same bits.
+  auto per_head = make_cpu_backend(CpuBackendOptions{64, true});
   std::vector<std::vector<float>> outs;
-  for (Backend* be : b.all()) {
+  for (Backend* be : {b.simd.get(), b.scalar.get(), per_head.get()}) {
     KvCache kv = be->alloc_kv_cache({1, batch.num_blocks, bs, nkv, D, DType::F32});
     float* kp = kv.k[0].as<float>();
     float* vp = kv.v[0].as<float>();
@@ -455,6 +458,10 @@ void check_attention(int nq, int nkv, int D, int window,
     be->paged_attention(up(*be, x, {T, W}), kv, 0, st, a, out);
     outs.push_back(down(*be, out));
   }
+  const std::vector<float> heads = outs.back();
+  outs.pop_back();
+  for (size_t i = 0; i < heads.size(); ++i)
+    ASSERT_EQ(outs[0][i], heads[i]) << "element " << i << " of " << T << " tokens";
   int row = 0;
   for (size_t s = 0; s < batch.ctx.size(); ++s) {
     for (int r = 0; r < batch.step.seqs[s].q_len; ++r, ++row) {
