@@ -57,6 +57,24 @@ void softmax_rows(float* score, int64_t group, int64_t n, float* inv_sum) {
   }
 }
 
+#ifdef EMBER_X86
+// softmax_rows with the vector exp, the sum in 8 lanes (in a fixed order for a given n).
+EMBER_AVX2 void softmax_rows_avx2(float* score, int64_t group, int64_t n, float* inv_sum) {
+  for (int64_t h = 0; h < group; ++h) {
+    float* s = score + h * n;
+    const float m = *std::max_element(s, s + n);
+    for (int64_t j = 0; j < n; ++j) s[j] -= m;
+    exp_f32_avx2(s, s, n);
+    __m256 acc = _mm256_setzero_ps();
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8) acc = _mm256_add_ps(acc, _mm256_loadu_ps(s + j));
+    float sum = hsum8(acc);
+    for (; j < n; ++j) sum += s[j];
+    inv_sum[h] = 1.f / sum;
+  }
+}
+#endif
+
 void attend_group_portable(const GroupAttention& g, float* score, float* acc) {
   const int64_t n = g.hi - g.lo + 1, D = g.D;
   for (int64_t j = g.lo; j <= g.hi; ++j) {
@@ -133,7 +151,7 @@ EMBER_AVX2 void attend_group_avx2(const GroupAttention& g, float* score) {
     }
   }
   std::vector<float> inv(static_cast<size_t>(g.group));
-  softmax_rows(score, g.group, n, inv.data());
+  softmax_rows_avx2(score, g.group, n, inv.data());
   // P·V with the accumulators in registers, 64 dims of one head at a time: the V rows come
   // from L1/L2 again for each head of the group, which is cheaper than a store-to-load chain
   // through memory for every position.
@@ -202,7 +220,7 @@ EMBER_AVX2 void attend_token_avx2(const TokenAttention& g, float* score, float* 
     }
   }
   std::vector<float> inv(static_cast<size_t>(nh));
-  softmax_rows(score, nh, n, inv.data());
+  softmax_rows_avx2(score, nh, n, inv.data());
   std::fill(acc, acc + nh * D, 0.f);
   for (int64_t j = g.lo; j <= std::min(g.hi, g.lo + ahead - 1); ++j) prefetch_rows(g, g.v, j);
   for (int64_t j = g.lo; j <= g.hi; ++j) {
@@ -213,7 +231,8 @@ EMBER_AVX2 void attend_token_avx2(const TokenAttention& g, float* score, float* 
       const float* vr = row + h / g.group * D;
       float* a = acc + h * D;
       for (int64_t d = 0; d < D; d += 8)
-        _mm256_storeu_ps(a + d, _mm256_fmadd_ps(pj, _mm256_loadu_ps(vr + d), _mm256_loadu_ps(a + d)));
+        _mm256_storeu_ps(a + d,
+                         _mm256_fmadd_ps(pj, _mm256_loadu_ps(vr + d), _mm256_loadu_ps(a + d)));
     }
   }
   for (int64_t h = 0; h < nh; ++h) {

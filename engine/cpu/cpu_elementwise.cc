@@ -5,6 +5,7 @@
 
 #include "engine/core/error.h"
 #include "engine/cpu/cpu_kernels.h"
+#include "engine/cpu/cpu_simd.h"
 
 namespace ember::cpu {
 
@@ -61,6 +62,17 @@ void embed(const Ctx& c, const Tensor& table, const StepTensors& step, Tensor& o
   });
 }
 
+#ifdef EMBER_X86
+namespace {
+// o = g / (1 + e^-g) * u, e^-g from exp_f32_avx2 (first into o, as scratch).
+EMBER_AVX2 void silu_mul_avx2(const float* g, const float* u, float* o, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) o[i] = -g[i];
+  exp_f32_avx2(o, o, n);
+  for (int64_t i = 0; i < n; ++i) o[i] = g[i] / (1.f + o[i]) * u[i];
+}
+}  // namespace
+#endif
+
 void silu_mul(const Ctx& c, const Tensor& gate_up, Tensor& out) {
   const int64_t T = gate_up.rows(), I = gate_up.cols() / 2;
   if (gate_up.dtype != DType::F32 || out.dtype != DType::F32 || gate_up.cols() != 2 * I ||
@@ -69,11 +81,18 @@ void silu_mul(const Ctx& c, const Tensor& gate_up, Tensor& out) {
          out.rows(), out.cols());
   const float* gp = gate_up.as<float>();
   float* op = out.as<float>();
+  const bool avx = c.isa == Isa::Avx2;
   parallel_ranges(c, T, 1, [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
       const float* g = gp + t * 2 * I;
       const float* u = g + I;
       float* o = op + t * I;
+#ifdef EMBER_X86
+      if (avx) {
+        silu_mul_avx2(g, u, o, I);
+        continue;
+      }
+#endif
       for (int64_t i = 0; i < I; ++i) o[i] = g[i] / (1.f + std::exp(-g[i])) * u[i];
     }
   });
