@@ -331,7 +331,7 @@ void paged_attention(const Ctx& c, const Tensor& qkv, const KvCache& kv, int lay
   parallel_ranges(c, T * per_token, 1, [&](int64_t b, int64_t e) {
     std::vector<float> score, acc;
     for (int64_t task = b; task < e; ++task) {
-      const int64_t t = task / per_token, kvh0 = whole_tokens ? 0 : task % per_token;
+      const int64_t t = task / per_token, kvh = whole_tokens ? 0 : task % per_token;
       const int32_t* table = tables + int64_t(seq_of[size_t(t)]) * maxb;
       const int64_t hi = pos[t];
       const int64_t lo = a.sliding_window > 0 ? std::max<int64_t>(0, hi - a.sliding_window + 1) : 0;
@@ -349,7 +349,6 @@ void paged_attention(const Ctx& c, const Tensor& qkv, const KvCache& kv, int lay
         continue;
       }
 #endif
-      const int64_t kvh = kvh0;
       GroupAttention g{q_all + t * W + kvh * group * D, op + t * nq * D + kvh * group * D,
                        group, D, nkv * D, kpool + kvh * D, vpool + kvh * D, table, bs, lo, hi,
                        a.scale};

@@ -266,10 +266,6 @@ struct Panels {
   }
 };
 
-// Each group of panels meets every token before the next group: the weights stream from memory
-// once per matmul, whatever T. Within a group, a chunk of K at a time passes every tile of
-// tokens. The next group's lines are prefetched a few per tile (the weights of decode-sized
-// steps come from DRAM with little work per byte).
 // Splits tokens [b0, b1) into tiles of as even a size as possible (16 tokens: 5, 5, 6), so that
 // no tile is left with a token or two and too few accumulator chains.
 struct TokenTiles {
@@ -278,9 +274,15 @@ struct TokenTiles {
   int64_t start(int64_t i) const { return b0 + i * n / tiles; }
 };
 
+// Within a block of tokens, each group of panels meets every token before the next group: the
+// weights stream from memory once per block (once per matmul up to decode sizes). Within a
+// group, a chunk of K at a time passes every tile of tokens. The next group's lines are
+// prefetched a few per tile (the weights of decode-sized steps come from DRAM with little work
+// per byte).
 void run_panels(const Panels& p, int64_t first, int64_t last) {
   const int64_t kc = p.k_chunk(), chunks = (p.K + kc - 1) / kc, tb = p.block_tokens();
-  const int64_t group = panels_for(int(TokenTiles(0, std::min(p.T, tb)).start(1)));
+  const int64_t first_tile = TokenTiles(0, std::min(p.T, tb)).start(1);
+  const int64_t group = panels_for(int(first_tile));
   const int64_t lines = group * panel_words(p.K) * 4 / 64;
   for (int64_t b0 = 0; b0 < p.T; b0 += tb) {
     const TokenTiles tt(b0, std::min(p.T, b0 + tb));

@@ -59,7 +59,7 @@ EMBER_AVX2 inline float sumsq_f32_avx2(const float* a, int64_t n) { return dot_f
 // + r with |r| <= ln2 / 2 (ln2 in two parts, so r is exact to ~2^-36), e^r by its Taylor series
 // to r^7 (truncation < 2^-27 relative), then scaled by 2^n through the exponent bits. Below
 // -87.33 (where 2^n leaves the normal range) the result is 0, as when denormals are flushed;
-// above 88.72 it is +inf. Each lane depends on its own input only.
+// above 88.72 it is +inf; NaN gives NaN. Each lane depends on its own input only.
 EMBER_AVX2 inline __m256 exp8_avx2(__m256 x) {
   const __m256 lo = _mm256_set1_ps(-87.33f), hi = _mm256_set1_ps(88.72f);
   const __m256 xc = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
@@ -84,7 +84,7 @@ EMBER_AVX2 inline __m256 exp8_avx2(__m256 x) {
   __m256 y = _mm256_mul_ps(_mm256_mul_ps(p, f1), f2);
   y = _mm256_blendv_ps(y, _mm256_setzero_ps(), _mm256_cmp_ps(x, lo, _CMP_LT_OQ));
   y = _mm256_blendv_ps(y, _mm256_set1_ps(__builtin_inff()), _mm256_cmp_ps(x, hi, _CMP_GT_OQ));
-  return y;
+  return _mm256_blendv_ps(y, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));  // NaN stays NaN
 }
 
 // out[i] = e^in[i], n any; the tail goes through the same vector code, so a value's result does

@@ -113,8 +113,8 @@ TEST(CpuOps, ReportsIsa) {
 
 #ifdef EMBER_X86
 // The vector exp behind SiLU and the attention softmax: within 2 ulp of e^x (in double) over
-// the whole range, 0 below -87.33 and +inf above 88.72, and a value's result is the same
-// wherever it sits (full vectors and the padded tail).
+// the whole range, 0 below -87.33, +inf above 88.72, NaN for NaN, and a value's result is the
+// same wherever it sits (full vectors and the padded tail).
 TEST(CpuOps, VectorExpIsWithinTwoUlpAndPositionIndependent) {
   if (!cpu_has_avx2()) GTEST_SKIP() << "no AVX2 on this CPU";
   std::vector<float> xs;
@@ -137,6 +137,10 @@ TEST(CpuOps, VectorExpIsWithinTwoUlpAndPositionIndependent) {
   cpu::exp_f32_avx2(edge, out, 7);
   for (int i = 0; i < 4; ++i) EXPECT_EQ(out[i], 0.f) << edge[i];
   for (int i = 4; i < 7; ++i) EXPECT_EQ(out[i], INFINITY) << edge[i];
+  const float nan = std::nanf("");
+  float nan_out = 0;
+  cpu::exp_f32_avx2(&nan, &nan_out, 1);
+  EXPECT_TRUE(std::isnan(nan_out));
 }
 #endif
 
