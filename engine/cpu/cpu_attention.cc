@@ -111,6 +111,19 @@ EMBER_AVX2 inline void prefetch_row(const GroupAttention& g, const float* pool, 
   for (int64_t b = 0; b < g.D * int64_t(sizeof(float)); b += 64) _mm_prefetch(row + b, _MM_HINT_T0);
 }
 
+// q·k (D % 8 == 0) times the scale, as both attention kernels compute it: the same bits for a
+// head whichever kernel ran it.
+EMBER_AVX2 inline float qk_score(const float* q, const float* k, int64_t D, float scale) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  int64_t d = 0;
+  for (; d + 16 <= D; d += 16) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(k + d), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d + 8), _mm256_loadu_ps(k + d + 8), s1);
+  }
+  if (d < D) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(k + d), s0);
+  return hsum8(_mm256_add_ps(s0, s1)) * scale;
+}
+
 // One head's P·V over NV vectors (8·NV dims) from d0, accumulators in registers. NV is a
 // template argument so that the compiler keeps them there: with a run-time count it spilled
 // them to the stack on every position.
@@ -139,15 +152,7 @@ EMBER_AVX2 void attend_group_avx2(const GroupAttention& g, float* score) {
     if (j + kAhead <= g.hi) prefetch_row(g, g.k, j + kAhead);
     const float* kr = g.k + g.slot(j) * g.row_stride;
     for (int64_t h = 0; h < g.group; ++h) {
-      const float* q = g.q + h * D;
-      __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-      int64_t d = 0;
-      for (; d + 16 <= D; d += 16) {
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(kr + d), s0);
-        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d + 8), _mm256_loadu_ps(kr + d + 8), s1);
-      }
-      if (d < D) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(kr + d), s0);
-      score[h * n + (j - g.lo)] = hsum8(_mm256_add_ps(s0, s1)) * g.scale;
+      score[h * n + (j - g.lo)] = qk_score(g.q + h * D, kr, D, g.scale);
     }
   }
   std::vector<float> inv(static_cast<size_t>(g.group));
@@ -207,16 +212,7 @@ EMBER_AVX2 void attend_token_avx2(const TokenAttention& g, float* score, float* 
     if (j + ahead <= g.hi) prefetch_rows(g, g.k, j + ahead);
     const float* row = g.k + g.slot(j) * g.row_stride;
     for (int64_t h = 0; h < nh; ++h) {
-      const float* q = g.q + h * D;
-      const float* kr = row + h / g.group * D;
-      __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-      int64_t d = 0;
-      for (; d + 16 <= D; d += 16) {
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(kr + d), s0);
-        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d + 8), _mm256_loadu_ps(kr + d + 8), s1);
-      }
-      if (d < D) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(kr + d), s0);
-      score[h * n + (j - g.lo)] = hsum8(_mm256_add_ps(s0, s1)) * g.scale;
+      score[h * n + (j - g.lo)] = qk_score(g.q + h * D, row + h / g.group * D, D, g.scale);
     }
   }
   std::vector<float> inv(static_cast<size_t>(nh));
