@@ -106,9 +106,12 @@ void attend_group_portable(const GroupAttention& g, float* score, float* acc) {
 // this the Q·K loop waits on memory for nearly every row. K is fetched ahead in the Q·K pass and
 // V in the P·V pass: V fetched during Q·K would be evicted again before use at long contexts.
 constexpr int64_t kAhead = 8;  // positions; about a DRAM latency of Q·K work for a GQA group
-EMBER_AVX2 inline void prefetch_row(const GroupAttention& g, const float* pool, int64_t j) {
+// `floats` from position j's row: one head's D, or all heads' row_stride.
+EMBER_AVX2 inline void prefetch_row(const GroupAttention& g, const float* pool, int64_t j,
+                                    int64_t floats) {
   const char* row = reinterpret_cast<const char*>(pool + g.slot(j) * g.row_stride);
-  for (int64_t b = 0; b < g.D * int64_t(sizeof(float)); b += 64) _mm_prefetch(row + b, _MM_HINT_T0);
+  for (int64_t b = 0; b < floats * int64_t(sizeof(float)); b += 64)
+    _mm_prefetch(row + b, _MM_HINT_T0);
 }
 
 // q·k (D % 8 == 0) times the scale, as both attention kernels compute it: the same bits for a
@@ -134,7 +137,7 @@ EMBER_AVX2 inline void pv_chunk(const GroupAttention& g, const float* p, __m256 
 #pragma GCC unroll 8
   for (int c = 0; c < NV; ++c) a[c] = _mm256_setzero_ps();
   for (int64_t j = g.lo; j <= g.hi; ++j) {
-    if (d0 == 0 && j + kAhead <= g.hi) prefetch_row(g, g.v, j + kAhead);
+    if (d0 == 0 && j + kAhead <= g.hi) prefetch_row(g, g.v, j + kAhead, g.D);
     const float* vr = g.v + g.slot(j) * g.row_stride + d0;
     const __m256 pj = _mm256_set1_ps(p[j - g.lo]);
 #pragma GCC unroll 8
@@ -147,9 +150,9 @@ EMBER_AVX2 inline void pv_chunk(const GroupAttention& g, const float* p, __m256 
 // D % 8 == 0. The same arithmetic per head whatever the batch, so results stay batch-invariant.
 EMBER_AVX2 void attend_group_avx2(const GroupAttention& g, float* score) {
   const int64_t n = g.hi - g.lo + 1, D = g.D;
-  for (int64_t j = g.lo; j <= std::min(g.hi, g.lo + kAhead - 1); ++j) prefetch_row(g, g.k, j);
+  for (int64_t j = g.lo; j <= std::min(g.hi, g.lo + kAhead - 1); ++j) prefetch_row(g, g.k, j, D);
   for (int64_t j = g.lo; j <= g.hi; ++j) {
-    if (j + kAhead <= g.hi) prefetch_row(g, g.k, j + kAhead);
+    if (j + kAhead <= g.hi) prefetch_row(g, g.k, j + kAhead, D);
     const float* kr = g.k + g.slot(j) * g.row_stride;
     for (int64_t h = 0; h < g.group; ++h) {
       score[h * n + (j - g.lo)] = qk_score(g.q + h * D, kr, D, g.scale);
@@ -184,32 +187,16 @@ EMBER_AVX2 void attend_group_avx2(const GroupAttention& g, float* score) {
 // prefetcher follows, where a single head's rows are 256-byte pieces 1 KiB apart. The P·V
 // accumulators of all heads (nh x D floats) live in L1 rather than registers. Per head it is the
 // same arithmetic in the same order as attend_group_avx2 (dot products, softmax, then one FMA
-// chain over positions per output element), so both give the same bits.
-struct TokenAttention {
-  const float* q;  // the token's query heads [nq, D]
-  float* out;      // [nq, D]
-  int64_t nkv, group, D, row_stride;
-  const float *k, *v;  // pools, head 0
-  const int32_t* table;
-  int bs;
-  int64_t lo, hi;
-  float scale;
-  int64_t slot(int64_t j) const { return int64_t(table[j / bs]) * bs + j % bs; }
-};
-
-EMBER_AVX2 inline void prefetch_rows(const TokenAttention& g, const float* pool, int64_t j) {
-  const char* row = reinterpret_cast<const char*>(pool + g.slot(j) * g.row_stride);
-  for (int64_t b = 0; b < g.row_stride * int64_t(sizeof(float)); b += 64)
-    _mm_prefetch(row + b, _MM_HINT_T0);
-}
-
-EMBER_AVX2 void attend_token_avx2(const TokenAttention& g, float* score, float* acc) {
-  const int64_t n = g.hi - g.lo + 1, D = g.D, nh = g.nkv * g.group;
+// chain over positions per output element), so both give the same bits. g is as for KV head 0
+// (k, v at head 0's rows), with q and out holding all nkv * group query heads.
+EMBER_AVX2 void attend_token_avx2(const GroupAttention& g, int64_t nkv, float* score,
+                                  float* acc) {
+  const int64_t n = g.hi - g.lo + 1, D = g.D, nh = nkv * g.group, W = g.row_stride;
   // About 32 lines in flight, as attend_group_avx2 keeps for one head.
-  const int64_t ahead = std::max<int64_t>(1, 32 * 16 / g.row_stride);
-  for (int64_t j = g.lo; j <= std::min(g.hi, g.lo + ahead - 1); ++j) prefetch_rows(g, g.k, j);
+  const int64_t ahead = std::max<int64_t>(1, 32 * 16 / W);
+  for (int64_t j = g.lo; j <= std::min(g.hi, g.lo + ahead - 1); ++j) prefetch_row(g, g.k, j, W);
   for (int64_t j = g.lo; j <= g.hi; ++j) {
-    if (j + ahead <= g.hi) prefetch_rows(g, g.k, j + ahead);
+    if (j + ahead <= g.hi) prefetch_row(g, g.k, j + ahead, W);
     const float* row = g.k + g.slot(j) * g.row_stride;
     for (int64_t h = 0; h < nh; ++h) {
       score[h * n + (j - g.lo)] = qk_score(g.q + h * D, row + h / g.group * D, D, g.scale);
@@ -218,9 +205,9 @@ EMBER_AVX2 void attend_token_avx2(const TokenAttention& g, float* score, float* 
   std::vector<float> inv(static_cast<size_t>(nh));
   softmax_rows_avx2(score, nh, n, inv.data());
   std::fill(acc, acc + nh * D, 0.f);
-  for (int64_t j = g.lo; j <= std::min(g.hi, g.lo + ahead - 1); ++j) prefetch_rows(g, g.v, j);
+  for (int64_t j = g.lo; j <= std::min(g.hi, g.lo + ahead - 1); ++j) prefetch_row(g, g.v, j, W);
   for (int64_t j = g.lo; j <= g.hi; ++j) {
-    if (j + ahead <= g.hi) prefetch_rows(g, g.v, j + ahead);
+    if (j + ahead <= g.hi) prefetch_row(g, g.v, j + ahead, W);
     const float* row = g.v + g.slot(j) * g.row_stride;
     for (int64_t h = 0; h < nh; ++h) {
       const __m256 pj = _mm256_set1_ps(score[h * n + (j - g.lo)]);
@@ -337,11 +324,11 @@ void paged_attention(const Ctx& c, const Tensor& qkv, const KvCache& kv, int lay
                std::max(lo, blk * bs), nblocks);
 #ifdef EMBER_X86
       if (whole_tokens) {
-        const TokenAttention g{q_all + t * W, op + t * nq * D, nkv, group, D, nkv * D,
-                               kpool, vpool, table, bs, lo, hi, a.scale};
+        const GroupAttention g{q_all + t * W, op + t * nq * D, group, D, nkv * D, kpool, vpool,
+                               table, bs, lo, hi, a.scale};
         score.resize(size_t(nq * (hi - lo + 1)));
         acc.resize(size_t(nq * D));
-        attend_token_avx2(g, score.data(), acc.data());
+        attend_token_avx2(g, nkv, score.data(), acc.data());
         continue;
       }
 #endif
