@@ -83,14 +83,16 @@ void BM_Prefill(benchmark::State& st, const std::string& which) {
   st.counters["tokens/s"] = benchmark::Counter(double(len), benchmark::Counter::kIsIterationInvariantRate);
 }
 
-// One decode step for `batch` sequences, each at context `ctx` (its KV already in the cache).
+// One decode step for `batch` sequences, each at context `ctx` (its KV already in the cache), the
+// cache's elements `kv_bits` wide (32: F32, the default; 16: BF16).
 void BM_Decode(benchmark::State& st, const std::string& which) {
   BenchModel* bm = get_model(which);
   if (!bm) return skip_absent(st);
   const int batch = int(st.range(0)), ctx = int(st.range(1)), bs = 16;
+  const DType kv_dtype = st.range(2) == 16 ? DType::BF16 : DType::F32;
   const int per_seq = (ctx + bs - 1) / bs;
   Transformer& model = *bm->m->model;
-  KvCache kv = bm->backend->alloc_kv_cache(model.kv_spec(per_seq * batch, bs));
+  KvCache kv = bm->backend->alloc_kv_cache(model.kv_spec(per_seq * batch, bs, kv_dtype));
   StepInput step;
   for (int b = 0; b < batch; ++b) {
     std::vector<int32_t> table(static_cast<size_t>(per_seq));
@@ -106,11 +108,14 @@ void BM_Decode(benchmark::State& st, const std::string& which) {
 BENCHMARK_CAPTURE(BM_Prefill, stories260K, std::string("stories260K"))
     ->Arg(128)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Decode, stories260K, std::string("stories260K"))
-    ->Args({1, 128})->Args({16, 128})->Unit(benchmark::kMillisecond)->UseRealTime();
+    ->Args({1, 128, 32})->Args({16, 128, 32})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Prefill, llama100m_bf16, std::string("llama100m"))
     ->Arg(128)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
 BENCHMARK_CAPTURE(BM_Decode, llama100m_bf16, std::string("llama100m"))
-    ->Args({1, 128})->Args({16, 128})->Args({16, 512})->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
+    ->ArgNames({"batch", "ctx", "kv_bits"})
+    ->Args({1, 128, 32})->Args({16, 128, 32})->Args({16, 512, 32})
+    ->Args({16, 128, 16})->Args({16, 512, 16})
+    ->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
 
 }  // namespace
 }  // namespace ember

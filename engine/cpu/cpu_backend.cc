@@ -126,7 +126,8 @@ class CpuBackend final : public Backend {
   size_t kv_memory_available() const override { return host_memory_available(); }
 
   KvCache alloc_kv_cache(const KvCacheSpec& spec) override {
-    if (spec.dtype != DType::F32) fail("cpu backend: the KV cache must be F32");
+    if (spec.dtype != DType::F32 && spec.dtype != DType::BF16)
+      fail("cpu backend: the KV cache must be F32 or BF16, not {}", dtype_name(spec.dtype));
     if (spec.num_layers <= 0 || spec.num_blocks <= 0 || spec.block_size <= 0 ||
         spec.num_kv_heads <= 0 || spec.head_dim <= 0)
       fail("cpu backend: invalid KV cache spec ({} layers, {} blocks of {})", spec.num_layers,
@@ -135,8 +136,8 @@ class CpuBackend final : public Backend {
     kv.spec = spec;
     const Shape shape{spec.num_blocks, spec.block_size, spec.num_kv_heads, spec.head_dim};
     for (int l = 0; l < spec.num_layers; ++l) {
-      kv.k.push_back(alloc(DType::F32, shape));
-      kv.v.push_back(alloc(DType::F32, shape));
+      kv.k.push_back(alloc(spec.dtype, shape));
+      kv.v.push_back(alloc(spec.dtype, shape));
     }
     return kv;
   }

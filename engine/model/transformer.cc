@@ -40,14 +40,15 @@ Transformer::Transformer(const ModelConfig& cfg, Backend& backend, ModelWeights 
   w_.lm_head = backend_.prepare_matmul_weight(w_.lm_head);
 }
 
-KvCacheSpec Transformer::kv_spec(int num_blocks, int block_size) const {
+KvCacheSpec Transformer::kv_spec(int num_blocks, int block_size,
+                                 std::optional<DType> dtype) const {
   KvCacheSpec s;
   s.num_layers = cfg_.num_layers;
   s.num_blocks = num_blocks;
   s.block_size = block_size;
   s.num_kv_heads = cfg_.num_kv_heads;
   s.head_dim = cfg_.head_dim;
-  s.dtype = backend_.activation_dtype();
+  s.dtype = dtype.value_or(backend_.activation_dtype());
   return s;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // The decoder-only transformer, written once against the Backend op set.
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "engine/model/backend.h"
@@ -15,7 +16,8 @@ class Transformer {
 
   const ModelConfig& config() const { return cfg_; }
   Backend& backend() { return backend_; }
-  KvCacheSpec kv_spec(int num_blocks, int block_size) const;
+  // dtype: the cache's element type; empty: the backend's activation dtype.
+  KvCacheSpec kv_spec(int num_blocks, int block_size, std::optional<DType> dtype = {}) const;
 
   // Runs one step over the batch and writes the fp32 logits of step.logit_rows to `logits`
   // ([rows, vocab], row-major, host memory).

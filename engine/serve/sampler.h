@@ -19,6 +19,10 @@
 namespace ember {
 
 struct Candidate {
+  // Left uninitialised by default: softmax_candidates sizes a vocabulary-long list and writes
+  // every element, where zero-filling it first cost a third of a temperature-only draw.
+  Candidate() {}
+  Candidate(int32_t id_, float p_) : id(id_), p(p_) {}
   int32_t id;
   float p;
 };

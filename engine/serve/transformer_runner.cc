@@ -49,14 +49,18 @@ void TransformerRunner::prepare(const RunnerOptions& opts) {
   if (opts.accelerator)
     model_.model->reserve(std::max(opts.max_batched_tokens, 0), std::max(opts.max_num_seqs, 0));
   const ModelConfig& cfg = model_.cfg;
-  const DType kv_dtype = backend_->activation_dtype();
+  const DType kv_dtype = opts.kv_dtype.value_or(backend_->activation_dtype());
   const int64_t useful = opts.max_useful_tokens > 0 ? opts.max_useful_tokens : int64_t(1) << 40;
   const int blocks = kv_blocks_for_budget(cfg, kv_dtype, opts.block_size, opts.kv,
                                           backend_->kv_memory_available(), useful);
   // The pad block is the last id, so the scheduler's ids [0, blocks) are the same with or
   // without an accelerator.
   const int pad = opts.accelerator ? 1 : 0;
-  kv_ = backend_->alloc_kv_cache(model_.model->kv_spec(blocks + pad, opts.block_size));
+  kv_ = backend_->alloc_kv_cache(model_.model->kv_spec(blocks + pad, opts.block_size, kv_dtype));
+  // A backend may keep its own cache type (CUDA: the activation dtype) whatever was asked.
+  if (kv_.spec.dtype != kv_dtype)
+    fail("--kv-cache-dtype {}: the {} backend keeps its KV cache in {}", dtype_name(kv_dtype),
+         backend_->name(), dtype_name(kv_.spec.dtype));
   usable_blocks_ = kv_.spec.num_blocks - pad;
   if (opts.accelerator)
     accel_ = opts.accelerator(StepAcceleratorContext{*model_.model, *backend_, kv_, usable_blocks_,
@@ -72,6 +76,7 @@ void TransformerRunner::report_loaded(const RunnerOptions& opts,
   s.weight_bytes = weight_bytes;
   s.kv_blocks = usable_blocks_;
   s.block_size = kv_.spec.block_size;
+  s.kv_dtype = kv_.spec.dtype;
   s.backend = backend_->name();
   opts.on_loaded(s);
 }

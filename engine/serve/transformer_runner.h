@@ -5,6 +5,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,12 +23,16 @@ struct LoadSummary {
   double seconds = 0;       // from the first file opened to the KV cache allocated
   size_t weight_bytes = 0;  // as stored in the files (0 for random weights)
   int kv_blocks = 0, block_size = 0;
+  DType kv_dtype = DType::F32;
   std::string backend;
 };
 
 struct RunnerOptions {
   KvBudget kv;
   int block_size = 16;
+  // The KV cache's element type; empty: the backend's activation dtype. BF16 on the CPU halves
+  // the cache's memory and the bytes attention reads per step, at K and V rounded to bf16.
+  std::optional<DType> kv_dtype;
   // Upper bound on tokens worth caching (e.g. max_num_seqs * max context); 0: no bound.
   int64_t max_useful_tokens = 0;
   // Loading progress (bytes mapped, tensors checked), for a terminal.

@@ -14,6 +14,7 @@
 #include "engine/cpu/cpu_backend.h"
 #include "engine/cpu/cpu_simd.h"
 #include "engine/cpu/thread_pool.h"
+#include "engine/cpu/vector_exp.h"
 
 namespace ember {
 namespace {
@@ -143,6 +144,26 @@ TEST(CpuOps, VectorExpIsWithinTwoUlpAndPositionIndependent) {
   EXPECT_TRUE(std::isnan(nan_out));
 }
 #endif
+
+// The sampler's softmax numerators: e^((x - shift) * scale) within 2 ulp where x is finite, and 0
+// for -inf, +inf and NaN, at any position (13 values: a vector and a tail).
+TEST(CpuOps, ShiftedExpZeroesNonFiniteInputs) {
+  const float shift = 2.5f, scale = 1.25f;
+  const float xs[13] = {2.5f,  0.f,      -1.f,      -INFINITY, 1.75f,  INFINITY, -30.f,
+                        2.25f, std::nanf(""), -INFINITY, 0.125f, -80.f,    2.f};
+  float ys[13];
+  cpu::exp_shifted_f32(xs, shift, scale, ys, 13);
+  for (int i = 0; i < 13; ++i) {
+    if (!std::isfinite(xs[i])) {
+      EXPECT_EQ(ys[i], 0.f) << "x=" << xs[i];
+      continue;
+    }
+    const double ref = std::exp(double((xs[i] - shift) * scale));
+    const double ulp = std::nextafter(float(ref), INFINITY) - float(ref);
+    EXPECT_LE(std::abs(ys[i] - ref), 2 * ulp) << "x=" << xs[i];
+  }
+  EXPECT_EQ(ys[0], 1.f);  // the maximum itself
+}
 
 struct MatmulCase {
   int T, K, N;
@@ -445,6 +466,39 @@ TEST(CpuOps, RopeRotatesQAndKAndStoresKvInTheirSlots) {
   }
 }
 
+TEST(CpuOps, RopeStoresKvInABf16CacheRoundedToNearestEven) {
+  std::mt19937 g(12);
+  Backends b;
+  const int nq = 2, nkv = 2, D = 16, W = (nq + 2 * nkv) * D;
+  AttnShape a{nq, nkv, D, 0.25f, 0};
+  auto batch = make_batch({{3, 7}, {1, 2}}, 4, g);
+  const int T = batch.step.num_tokens();
+  std::vector<float> inv(D / 2);
+  for (int i = 0; i < D / 2; ++i) inv[size_t(i)] = float(1.0 / std::pow(10000.0, 2.0 * i / D));
+  auto x = randn(size_t(T) * W, g);
+  for (Backend* be : b.all()) {
+    KvCache kv = be->alloc_kv_cache({1, batch.num_blocks, batch.bs, nkv, D, DType::BF16});
+    ASSERT_EQ(kv.k[0].dtype, DType::BF16);
+    StepTensors st = be->upload_step(batch.step);
+    Tensor qkv = up(*be, x, {T, W});
+    be->rope_and_store_kv(qkv, up(*be, inv, {D / 2}), st, a, kv, 0);
+    const auto got = down(*be, qkv);  // F32, rotated in place as with an F32 cache
+    const uint16_t* kp = kv.k[0].as<uint16_t>();
+    const uint16_t* vp = kv.v[0].as<uint16_t>();
+    size_t inexact = 0;
+    for (int t = 0; t < T; ++t) {
+      const size_t slot = size_t(batch.step.slot_mapping[size_t(t)]);
+      for (int i = 0; i < nkv * D; ++i) {
+        const float k = got[size_t(t) * W + nq * D + i], v = x[size_t(t) * W + (nq + nkv) * D + i];
+        ASSERT_EQ(kp[slot * nkv * D + i], f32_to_bf16(k)) << be->name() << " t=" << t;
+        ASSERT_EQ(vp[slot * nkv * D + i], f32_to_bf16(v)) << be->name() << " t=" << t;
+        inexact += bf16_to_f32(f32_to_bf16(v)) != v;
+      }
+    }
+    EXPECT_GT(inexact, 0u) << "random values that bf16 holds exactly prove no rounding";
+  }
+}
+
 TEST(CpuOps, RopeRejectsSlotsOutsideTheCache) {
   auto be = make_cpu_backend(1);
   AttnShape a{1, 1, 4, 0.5f, 0};
@@ -459,8 +513,11 @@ TEST(CpuOps, RopeRejectsSlotsOutsideTheCache) {
 
 // Attention over logical per-sequence K/V ([ctx, nkv, D]) written into the pool through the
 // block tables; the reference reads the logical arrays directly.
+// kv_dtype BF16: K and V are drawn, rounded to bf16, and the reference uses the rounded values;
+// every backend must also give the same bits from an F32 cache holding those values.
 void check_attention(int nq, int nkv, int D, int window,
-                     const std::vector<std::pair<int, int>>& q_and_ctx, int bs, uint32_t seed) {
+                     const std::vector<std::pair<int, int>>& q_and_ctx, int bs, uint32_t seed,
+                     DType kv_dtype = DType::F32) {
   std::mt19937 g(seed);
   auto batch = make_batch(q_and_ctx, bs, g);
   const int T = batch.step.num_tokens(), W = (nq + 2 * nkv) * D;
@@ -471,26 +528,41 @@ void check_attention(int nq, int nkv, int D, int window,
   for (int c : batch.ctx) {
     K.push_back(randn(size_t(c) * nkv * D, g));
     V.push_back(randn(size_t(c) * nkv * D, g));
+    if (kv_dtype == DType::BF16)
+      for (auto* kv : {&K.back(), &V.back()})
+        for (float& e : *kv) e = bf16_to_f32(f32_to_bf16(e));
   }
   Backends b;
   // With at least two tokens per thread, the simd backend runs each token's heads in one task;
   // with more threads than that, one task per KV head. The two must give the same bits.
   auto per_head = make_cpu_backend(CpuBackendOptions{64, true});
-  std::vector<std::vector<float>> outs;
-  for (Backend* be : {b.simd.get(), b.scalar.get(), per_head.get()}) {
-    KvCache kv = be->alloc_kv_cache({1, batch.num_blocks, bs, nkv, D, DType::F32});
-    float* kp = kv.k[0].as<float>();
-    float* vp = kv.v[0].as<float>();
+  const auto run = [&](Backend* be, DType dt) {
+    KvCache kv = be->alloc_kv_cache({1, batch.num_blocks, bs, nkv, D, dt});
     for (size_t s = 0; s < batch.ctx.size(); ++s)
       for (int j = 0; j < batch.ctx[s]; ++j) {
         const int slot = batch.step.seqs[s].block_table[size_t(j / bs)] * bs + j % bs;
-        std::copy_n(&K[s][size_t(j) * nkv * D], nkv * D, kp + size_t(slot) * nkv * D);
-        std::copy_n(&V[s][size_t(j) * nkv * D], nkv * D, vp + size_t(slot) * nkv * D);
+        for (int i = 0; i < nkv * D; ++i) {
+          const size_t from = size_t(j) * nkv * D + size_t(i), at = size_t(slot) * nkv * D + i;
+          if (dt == DType::BF16) {
+            kv.k[0].as<uint16_t>()[at] = f32_to_bf16(K[s][from]);
+            kv.v[0].as<uint16_t>()[at] = f32_to_bf16(V[s][from]);
+          } else {
+            kv.k[0].as<float>()[at] = K[s][from];
+            kv.v[0].as<float>()[at] = V[s][from];
+          }
+        }
       }
     StepTensors st = be->upload_step(batch.step);
     Tensor out = be->alloc(DType::F32, {T, nq * D});
     be->paged_attention(up(*be, x, {T, W}), kv, 0, st, a, out);
-    outs.push_back(down(*be, out));
+    return down(*be, out);
+  };
+  std::vector<std::vector<float>> outs;
+  for (Backend* be : {b.simd.get(), b.scalar.get(), per_head.get()}) {
+    outs.push_back(run(be, kv_dtype));
+    if (kv_dtype != DType::F32) {
+      ASSERT_EQ(outs.back(), run(be, DType::F32)) << be->name() << ": the F32 cache differs";
+    }
   }
   const std::vector<float> heads = outs.back();
   outs.pop_back();
@@ -544,6 +616,23 @@ TEST(CpuOps, PagedAttentionMultiHeadAndOddShapes) {
 
 TEST(CpuOps, PagedAttentionSlidingWindow) {
   check_attention(4, 2, 16, 5, {{9, 9}, {1, 30}, {4, 12}}, 4, 9);
+}
+
+TEST(CpuOps, PagedAttentionOverABf16Cache) {
+  check_attention(8, 2, 16, 0, {{5, 5}, {1, 70}, {6, 19}}, 4, 13, DType::BF16);
+  check_attention(4, 2, 72, 0, {{5, 5}, {1, 40}}, 16, 14, DType::BF16);
+  check_attention(6, 2, 12, 3, {{3, 3}, {1, 21}}, 4, 15, DType::BF16);
+}
+
+TEST(CpuOps, KvCacheIsF32OrBf16) {
+  auto be = make_cpu_backend(1);
+  EXPECT_EQ(be->alloc_kv_cache({1, 2, 4, 1, 8, DType::BF16}).k[0].nbytes(), 2u * 4 * 8 * 2);
+  try {
+    be->alloc_kv_cache({1, 2, 4, 1, 8, DType::F16});
+    ADD_FAILURE() << "an F16 cache was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("F32 or BF16, not F16"), std::string::npos) << e.what();
+  }
 }
 
 TEST(CpuOps, PagedAttentionRejectsMissingBlocks) {

@@ -1,5 +1,6 @@
 // The forward pass on random models of every architecture (write_random_model): reusing the
 // activation buffers across steps of different sizes changes nothing, and bad wiring is an error.
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <numeric>
@@ -93,6 +94,33 @@ TEST(Transformer, StepWithoutLogitRowsReturnsNoLogitsButFillsTheCache) {
   const auto full = run(*m.model, kv2, all, 0);
   const size_t V = size_t(m.cfg.vocab_size);
   for (size_t i = 0; i < V; ++i) EXPECT_NEAR(step[i], full[9 * V + i], 1e-5);
+}
+
+// A BF16 cache rounds each stored K and V (relative error <= 2^-9); through the layers that moves
+// the logits by a small fraction of their spread (3e-4 on this model; the bound is 2e-3), and no
+// further. Not zero: the cache really is BF16.
+TEST(Transformer, Bf16KvCacheStaysCloseToF32) {
+  RandomModelOptions o;
+  o.seed = 8;
+  RandomModelDir dir(o);
+  auto be = make_cpu_backend(2);
+  LoadedModel m = load_model(dir.path(), *be);
+  KvCache f32 = be->alloc_kv_cache(m.model->kv_spec(16, 8));
+  KvCache bf16 = be->alloc_kv_cache(m.model->kv_spec(16, 8, DType::BF16));
+  ASSERT_EQ(bf16.k[0].dtype, DType::BF16);
+  const auto prompt = ids_of(40, 3);
+  for (int step = 0; step < 2; ++step) {
+    const std::vector<int32_t> ids = step == 0 ? prompt : std::vector<int32_t>{11};
+    const int pos = step == 0 ? 0 : int(prompt.size());
+    const auto want = run(*m.model, f32, ids, pos), got = run(*m.model, bf16, ids, pos);
+    ASSERT_EQ(got.size(), want.size());
+    const auto [lo, hi] = std::minmax_element(want.begin(), want.end());
+    double worst = 0;
+    for (size_t i = 0; i < want.size(); ++i)
+      worst = std::max(worst, double(std::abs(got[i] - want[i])));
+    EXPECT_GT(worst, 0.0) << "step " << step;
+    EXPECT_LT(worst, 2e-3 * (*hi - *lo)) << "step " << step;
+  }
 }
 
 TEST(Transformer, RejectsWeightsThatDoNotMatchTheConfig) {

@@ -189,7 +189,9 @@ TEST_F(Weights, BorrowsMappedTensorsAndCopiesFusedOnes) {
   for (const auto& u : be.uploads) {
     const bool in_mapping = u.src == wf.get("model.embed_tokens.weight").data ||
                             u.src == wf.get("model.norm.weight").data;
-    if (in_mapping) EXPECT_TRUE(u.borrowable);
+    if (in_mapping) {
+      EXPECT_TRUE(u.borrowable);
+    }
   }
   EXPECT_NE(w.layers[0].qkv.data, wf.get("model.layers.0.self_attn.q_proj.weight").data);
   EXPECT_TRUE(w.layers[0].qkv.owner != nullptr);  // a copy that the backend owns

@@ -160,6 +160,40 @@ TEST_F(CliServe, BenchRecordsDummyWeightsAndTheirTokenizer) {
   EXPECT_EQ(seed, 42);
 }
 
+// The same budget holds twice the blocks in BF16, the run completes, and the record says which.
+TEST_F(CliServe, BenchWithABf16KvCacheHoldsTwiceTheBlocks) {
+  std::vector<int64_t> blocks;
+  for (const std::string dt : {"f32", "bf16"}) {
+    const auto json = (dir_ / ("kv_" + dt + ".json")).string();
+    const auto r = sh(test::ember_binary() + " bench --model " + (dir_ / "m").string() +
+                      " --prompts " + (dir_ / "p.jsonl").string() +
+                      " --requests 2 --max-tokens 3 --ignore-eos --kv-cache-gb 0.0002"
+                      " --threads 1 --kv-cache-dtype " + dt + " --json " + json);
+    ASSERT_EQ(r.code, 0) << r.out;
+    EXPECT_NE(r.out.find(dt == "bf16" ? "tokens, BF16]" : "tokens, F32]"), std::string::npos)
+        << r.out;
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    ASSERT_FALSE(parser.load(json).get(doc));
+    std::string_view got;
+    int64_t b = 0, out = 0;
+    EXPECT_FALSE(doc["kv_cache_dtype"].get_string().get(got));
+    EXPECT_EQ(got, dt);
+    EXPECT_FALSE(doc["kv_cache_blocks"].get_int64().get(b));
+    EXPECT_FALSE(doc["output_tokens"].get_int64().get(out));
+    EXPECT_EQ(out, 2 * 3);
+    blocks.push_back(b);
+  }
+  ASSERT_EQ(blocks.size(), 2u);
+  EXPECT_GT(blocks[0], 0);
+  EXPECT_NEAR(double(blocks[1]), 2.0 * double(blocks[0]), 1.0);
+  const auto bad = sh(test::ember_binary() + " bench --model " + (dir_ / "m").string() +
+                      " --prompts " + (dir_ / "p.jsonl").string() + " --kv-cache-dtype f16");
+  EXPECT_NE(bad.code, 0);
+  EXPECT_NE(bad.out.find("--kv-cache-dtype: f16 not in {auto,f32,bf16}"), std::string::npos)
+      << bad.out;
+}
+
 TEST_F(CliServe, BenchRejectsABadPromptsFile) {
   std::ofstream(dir_ / "bad.jsonl") << "{\"text\": \"no prompt field\"}\n";
   const auto r = sh(test::ember_binary() + " bench --model " + (dir_ / "m").string() +

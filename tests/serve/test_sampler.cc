@@ -476,6 +476,36 @@ TEST(Sampler, DrawIsAPureFunctionOfSeedStepAndProbabilities) {
   EXPECT_EQ(draw_from(c, 0.6), 2);
 }
 
+// The draw sums by blocks of 64 (independent chains): across sizes that end inside, at and just
+// past a block, and at u values inside every block, it picks what a plain walk of running sums
+// picks. Zero-mass candidates (never produced by softmax_candidates, accepted here) are never
+// drawn.
+TEST(Sampler, DrawMatchesAPlainRunningSumWalk) {
+  std::mt19937 g(21);
+  std::uniform_real_distribution<float> w(0.f, 1.f);
+  std::uniform_real_distribution<double> uni(0.0, 1.0);
+  for (size_t n : {1u, 5u, 63u, 64u, 65u, 255u, 256u, 257u, 1000u, 32000u}) {
+    Candidates c;
+    for (size_t i = 0; i < n; ++i) c.emplace_back(int32_t(i), i % 7 == 3 ? 0.f : w(g));
+    if (n == 1) c[0].p = 1.f;
+    double total = 0;
+    for (const auto& x : c) total += x.p;
+    const double edges[] = {0.0, 1e-12, 0.5, 1.0 - 1e-12};
+    for (int k = 0; k < 400; ++k) {
+      const double u = k < 4 ? edges[k] : uni(g);
+      double run = 0;
+      int32_t want = c.back().id;
+      for (const auto& x : c)
+        if ((run += x.p) > u * total) {
+          want = x.id;
+          break;
+        }
+      ASSERT_EQ(draw_from(c, u), want) << "n=" << n << " u=" << u;
+      ASSERT_GT(c[size_t(draw_from(c, u))].p, 0.f);
+    }
+  }
+}
+
 TEST(Sampler, FreshSeedsDiffer) { EXPECT_NE(fresh_seed(), fresh_seed()); }
 
 TEST(SamplingParamsValidation, ErrorsNameTheParameter) {

@@ -24,11 +24,18 @@ void add_backend_options(CLI::App* cmd, BackendChoice& c) {
                   "runs eagerly")
       ->check(CLI::IsMember({"on", "off"}))
       ->capture_default_str();
+  cmd->add_option("--kv-cache-dtype", c.kv_cache_dtype,
+                  "KV cache element type: auto (the activation dtype: f32 on the CPU), f32, or "
+                  "bf16 (half the memory and attention traffic; K and V rounded to bf16)")
+      ->check(CLI::IsMember({"auto", "f32", "bf16"}))
+      ->capture_default_str();
 }
 
 std::unique_ptr<Backend> make_backend(const BackendChoice& c, RunnerOptions& runner_options) {
   runner_options.progress = terminal_progress();
   runner_options.on_loaded = print_load_summary;
+  if (c.kv_cache_dtype != "auto")
+    runner_options.kv_dtype = c.kv_cache_dtype == "bf16" ? DType::BF16 : DType::F32;
   // --backend cpu never probes for a GPU (loading the CUDA libraries costs time and memory).
   const bool gpu = c.name != "cpu" && cuda_device_available();
   if (c.name == "cpu" || (c.name == "auto" && !gpu)) {

@@ -249,13 +249,15 @@ void run_bench(const BenchArgs& a) {
       const std::string settings = fmt::format(
           "\"model\": {}, \"dummy_weights\": {}, \"tokenizer\": {}, "
           "\"backend\": {}, \"backend_requested\": {}, \"threads\": {}, "
-          "\"gpu_memory_fraction\": {}, \"kv_cache_gb\": {}, \"seed\": {}, \"prompts\": {}, "
+          "\"gpu_memory_fraction\": {}, \"kv_cache_gb\": {}, \"kv_cache_dtype\": {}, "
+          "\"seed\": {}, \"prompts\": {}, "
           "\"concurrency\": {}, \"requests\": {}, \"max_tokens\": {}, \"max_prompt_tokens\": {}, "
           "\"temperature\": {}, \"ignore_eos\": {}, \"max_batched_tokens\": {}, \"block_size\": {}",
           json::quote(a.model.empty() ? dummy_config : a.model),
           a.model.empty() ? json::quote(a.dummy_weights) : "null", json::quote(tok_dir),
           json::quote(runner->name()), json::quote(a.backend.name), a.backend.threads,
-          a.backend.gpu_memory_fraction, a.kv_cache_gb, a.seed, json::quote(a.prompts),
+          a.backend.gpu_memory_fraction, a.kv_cache_gb, json::quote(a.backend.kv_cache_dtype),
+          a.seed, json::quote(a.prompts),
           r.concurrency, a.requests, a.max_tokens, a.max_prompt_tokens, a.temperature,
           a.ignore_eos, a.max_batched_tokens, a.block_size);
       return fmt::format(

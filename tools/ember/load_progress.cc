@@ -35,8 +35,8 @@ void print_load_summary(const LoadSummary& s) {
   if (isatty(STDERR_FILENO)) std::fprintf(stderr, "\r%60s\r", "");
   const std::string weights =
       s.weight_bytes ? human_bytes(double(s.weight_bytes)) + " of weights" : "random weights";
-  fmt::print(stderr, "[loaded {} on {} in {:.2f} s; KV cache {} blocks of {} tokens]\n", weights,
-             s.backend, s.seconds, s.kv_blocks, s.block_size);
+  fmt::print(stderr, "[loaded {} on {} in {:.2f} s; KV cache {} blocks of {} tokens, {}]\n",
+             weights, s.backend, s.seconds, s.kv_blocks, s.block_size, dtype_name(s.kv_dtype));
 }
 
 }  // namespace ember::cli
