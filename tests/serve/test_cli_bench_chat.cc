@@ -104,6 +104,19 @@ TEST_F(CliServe, BenchWritesTheJsonReport) {
   EXPECT_EQ(out_tokens, 4 * 5);  // --ignore-eos: every request ran to --max-tokens
   EXPECT_FALSE(doc["concurrency"].get_int64().get(conc));
   EXPECT_EQ(conc, 2);
+  // Engine steps: two requests at a time, each step giving each of them a token (the short
+  // prompts take one step), so 10 steps at best and one per token (20) at worst; the time in
+  // the model is part of the run.
+  int64_t steps = 0;
+  double forward_s = -1, duration_s = -1;
+  EXPECT_FALSE(doc["steps"].get_int64().get(steps));
+  EXPECT_GE(steps, 10);
+  EXPECT_LE(steps, 20);
+  EXPECT_FALSE(doc["forward_s"].get_double().get(forward_s));
+  EXPECT_FALSE(doc["duration_s"].get_double().get(duration_s));
+  EXPECT_GT(forward_s, 0);
+  EXPECT_LE(forward_s, duration_s);
+  EXPECT_NE(r.out.find(" steps, "), std::string::npos) << r.out;
   // The settings that shaped the workload are part of the record.
   for (const char* k : {"max_tokens", "max_prompt_tokens", "requests", "max_batched_tokens"}) {
     int64_t v = -1;

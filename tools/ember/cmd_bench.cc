@@ -79,6 +79,8 @@ struct LevelResult {
   double secs = 0, rps = 0, otps = 0, ttps = 0, kv_peak = 0, hit_rate = 0;
   int64_t in_tokens = 0, out_tokens = 0, preemptions = 0;
   int kv_blocks_total = 0;
+  int64_t steps = 0;       // engine steps (forward passes) in the timed part
+  double forward_s = 0;    // time inside them; the rest is scheduling, sampling, streaming
   Percentiles ttft, itl;
 };
 
@@ -157,6 +159,8 @@ LevelResult run_level(const BenchArgs& a, int concurrency,
   r.kv_blocks_total = st.kv_blocks_total;
   r.kv_peak = double(st.kv_blocks_peak) / std::max(1, st.kv_blocks_total);
   r.preemptions = st.preemptions - warm.preemptions;
+  r.steps = st.steps - warm.steps;
+  r.forward_s = st.step_time_sum_s - warm.step_time_sum_s;
   const int64_t queried = st.prefix_queried_tokens - warm.prefix_queried_tokens;
   r.hit_rate =
       queried > 0 ? double(st.prefix_hit_tokens - warm.prefix_hit_tokens) / double(queried) : 0;
@@ -175,6 +179,9 @@ void print_level(const BenchArgs& a, const LevelResult& r) {
   std::printf("KV cache         peak %.1f%% of %d blocks of %d tokens; %lld preemptions\n",
               100 * r.kv_peak, r.kv_blocks_total, a.block_size, (long long)r.preemptions);
   std::printf("prefix cache     %.1f%% of prompt tokens reused\n", 100 * r.hit_rate);
+  std::printf("engine           %lld steps, %.1f ms each in the model, %.0f%% of the run\n",
+              (long long)r.steps, r.steps ? 1e3 * r.forward_s / double(r.steps) : 0.0,
+              r.secs > 0 ? 100 * r.forward_s / r.secs : 0.0);
   std::fflush(stdout);
 }
 
@@ -266,9 +273,10 @@ void run_bench(const BenchArgs& a) {
           "\"requests_per_s\": {:.4f}, \"output_tokens_per_s\": {:.3f}, "
           "\"total_tokens_per_s\": {:.3f}, \"ttft_ms\": {}, \"itl_ms\": {}, "
           "\"kv_cache_peak_fraction\": {:.4f}, \"prefix_cache_hit_rate\": {:.4f}, "
-          "\"preemptions\": {}}}",
+          "\"preemptions\": {}, \"steps\": {}, \"forward_s\": {:.4f}}}",
           settings, r.kv_blocks_total, r.secs, r.in_tokens, r.out_tokens, r.rps, r.otps, r.ttps,
-          pjson(r.ttft), pjson(r.itl), r.kv_peak, r.hit_rate, r.preemptions);
+          pjson(r.ttft), pjson(r.itl), r.kv_peak, r.hit_rate, r.preemptions, r.steps,
+          r.forward_s);
     };
     // One level: that level's object. Several: {"runs": [...], "output_tokens_per_s_ratio":
     // {"16": x, ...}} with each level's throughput over the first level's.
