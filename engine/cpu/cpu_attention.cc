@@ -141,9 +141,11 @@ EMBER_AVX2 inline __m256 load8_kv(const float* p) { return _mm256_loadu_ps(p); }
 EMBER_AVX2 inline __m256 load8_kv(const uint16_t* p) { return load8_bf16(p); }
 
 // q·k (D % 8 == 0) times the scale, as both attention kernels compute it: the same bits for a
-// head whichever kernel ran it.
-template <class E>
-EMBER_AVX2 inline float qk_score(const float* q, const E* k, int64_t D, float scale) {
+// head whichever kernel ran it. DC: D known at compile time (0: not), so that the loop unrolls;
+// the operations and their order are the same either way.
+template <class E, int DC = 0>
+EMBER_AVX2 inline float qk_score(const float* q, const E* k, int64_t D_, float scale) {
+  const int64_t D = DC > 0 ? DC : D_;
   __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
   int64_t d = 0;
   for (; d + 16 <= D; d += 16) {
@@ -217,19 +219,21 @@ EMBER_AVX2 void attend_group_avx2(const GroupAttention<E>& g, float* score) {
 // same arithmetic in the same order as attend_group_avx2 (dot products, softmax, then one FMA
 // chain over positions per output element), so both give the same bits. g is as for KV head 0
 // (k, v at head 0's rows), with q and out holding all nkv * group query heads.
-template <class E>
+// DC: the head size at compile time (0: g.D at run time).
+template <class E, int DC>
 EMBER_AVX2 void attend_token_avx2(const GroupAttention<E>& g, int64_t nkv, float* score,
                                   float* acc) {
-  const int64_t n = g.hi - g.lo + 1, D = g.D, nh = nkv * g.group, W = g.row_stride;
+  const int64_t D = DC > 0 ? DC : g.D;
+  const int64_t n = g.hi - g.lo + 1, nh = nkv * g.group, W = g.row_stride;
   // About 32 lines in flight, as attend_group_avx2 keeps for one head.
   const int64_t ahead = std::max<int64_t>(1, 32 * 64 / (W * int64_t(sizeof(E))));
   for (int64_t j = g.lo; j <= std::min(g.hi, g.lo + ahead - 1); ++j) prefetch_row(g, g.k, j, W);
   for (int64_t j = g.lo; j <= g.hi; ++j) {
     if (j + ahead <= g.hi) prefetch_row(g, g.k, j + ahead, W);
     const E* row = g.k + g.slot(j) * g.row_stride;
-    for (int64_t h = 0; h < nh; ++h) {
-      score[h * n + (j - g.lo)] = qk_score(g.q + h * D, row + h / g.group * D, D, g.scale);
-    }
+    for (int64_t kvh = 0, h = 0; kvh < nkv; ++kvh)
+      for (int64_t i = 0; i < g.group; ++i, ++h)
+        score[h * n + (j - g.lo)] = qk_score<E, DC>(g.q + h * D, row + kvh * D, D, g.scale);
   }
   std::vector<float> inv(static_cast<size_t>(nh));
   softmax_rows_avx2(score, nh, n, inv.data());
@@ -238,13 +242,15 @@ EMBER_AVX2 void attend_token_avx2(const GroupAttention<E>& g, int64_t nkv, float
   for (int64_t j = g.lo; j <= g.hi; ++j) {
     if (j + ahead <= g.hi) prefetch_row(g, g.v, j + ahead, W);
     const E* row = g.v + g.slot(j) * g.row_stride;
-    for (int64_t h = 0; h < nh; ++h) {
-      const __m256 pj = _mm256_set1_ps(score[h * n + (j - g.lo)]);
-      const E* vr = row + h / g.group * D;
-      float* a = acc + h * D;
-      for (int64_t d = 0; d < D; d += 8)
-        _mm256_storeu_ps(a + d, _mm256_fmadd_ps(pj, load8_kv(vr + d), _mm256_loadu_ps(a + d)));
-    }
+    for (int64_t kvh = 0, h = 0; kvh < nkv; ++kvh)
+      for (int64_t i = 0; i < g.group; ++i, ++h) {
+        const __m256 pj = _mm256_set1_ps(score[h * n + (j - g.lo)]);
+        const E* vr = row + kvh * D;
+        float* a = acc + h * D;
+        for (int64_t d = 0; d < D; d += 8)
+          _mm256_storeu_ps(a + d,
+                           _mm256_fmadd_ps(pj, load8_kv(vr + d), _mm256_loadu_ps(a + d)));
+      }
   }
   for (int64_t h = 0; h < nh; ++h) {
     const __m256 inv_h = _mm256_set1_ps(inv[size_t(h)]);
@@ -359,7 +365,12 @@ void paged_attention(const Ctx& c, const Tensor& qkv, const KvCache& kv, int lay
                                     vpool, table, bs, lo, hi, a.scale};
           score.resize(size_t(nq * (hi - lo + 1)));
           acc.resize(size_t(nq * D));
-          attend_token_avx2(g, nkv, score.data(), acc.data());
+          if (D == 64)
+            attend_token_avx2<E, 64>(g, nkv, score.data(), acc.data());
+          else if (D == 128)
+            attend_token_avx2<E, 128>(g, nkv, score.data(), acc.data());
+          else
+            attend_token_avx2<E, 0>(g, nkv, score.data(), acc.data());
           continue;
         }
 #endif

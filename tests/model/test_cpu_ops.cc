@@ -612,6 +612,9 @@ TEST(CpuOps, PagedAttentionMultiHeadAndOddShapes) {
   // 64-dim chunk plus a partial one).
   check_attention(6, 2, 12, 0, {{3, 3}, {1, 21}}, 4, 10);
   check_attention(4, 2, 72, 0, {{5, 5}, {1, 40}}, 16, 11);
+  // The head sizes the whole-token kernel has compiled in (64, 128), with enough tokens to take it.
+  check_attention(6, 2, 64, 0, {{5, 5}, {1, 40}, {3, 20}}, 16, 16);
+  check_attention(4, 2, 128, 0, {{4, 4}, {1, 30}, {2, 9}}, 8, 17);
 }
 
 TEST(CpuOps, PagedAttentionSlidingWindow) {
@@ -622,6 +625,7 @@ TEST(CpuOps, PagedAttentionOverABf16Cache) {
   check_attention(8, 2, 16, 0, {{5, 5}, {1, 70}, {6, 19}}, 4, 13, DType::BF16);
   check_attention(4, 2, 72, 0, {{5, 5}, {1, 40}}, 16, 14, DType::BF16);
   check_attention(6, 2, 12, 3, {{3, 3}, {1, 21}}, 4, 15, DType::BF16);
+  check_attention(6, 2, 64, 0, {{5, 5}, {1, 40}, {3, 20}}, 16, 18, DType::BF16);
 }
 
 TEST(CpuOps, KvCacheIsF32OrBf16) {
