@@ -7,12 +7,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <numeric>
 #include <random>
 #include <vector>
 
-#include "engine/cpu/cpu_backend.h"
+#include "bench/cpu_bench_backend.h"
 #include "engine/model/step.h"
 
 namespace ember {
@@ -22,10 +21,7 @@ void BM_DecodeAttention(benchmark::State& st) {
   const int batch = int(st.range(0)), ctx = int(st.range(1)), bs = 16, layers = 12;
   const DType kv_dtype = st.range(2) == 16 ? DType::BF16 : DType::F32;
   const int nq = 12, nkv = 4, D = 64, W = (nq + 2 * nkv) * D;
-  // EMBER_BENCH_THREADS pins the thread count (default: every hardware thread).
-  static auto be = make_cpu_backend(std::getenv("EMBER_BENCH_THREADS")
-                                        ? std::atoi(std::getenv("EMBER_BENCH_THREADS"))
-                                        : 0);
+  static auto be = make_bench_cpu_backend();
   const int per_seq = (ctx + bs - 1) / bs;
   std::vector<int32_t> ids(size_t(per_seq * batch));
   std::iota(ids.begin(), ids.end(), 0);

@@ -4,12 +4,11 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
-#include <cstdlib>
 #include <random>
 #include <vector>
 
 #include "engine/core/dtype.h"
-#include "engine/cpu/cpu_backend.h"
+#include "bench/cpu_bench_backend.h"
 
 namespace ember {
 namespace {
@@ -20,10 +19,7 @@ namespace {
 template <DType WD, bool Packed = false>
 void BM_Matmul(benchmark::State& st) {
   const int64_t T = st.range(0), N = st.range(1), K = st.range(2);
-  // EMBER_BENCH_THREADS pins the thread count (default: every hardware thread).
-  static auto be = make_cpu_backend(std::getenv("EMBER_BENCH_THREADS")
-                                        ? std::atoi(std::getenv("EMBER_BENCH_THREADS"))
-                                        : 0);
+  static auto be = make_bench_cpu_backend();
   std::mt19937 g(1);
   std::normal_distribution<float> nd;
   std::vector<float> wf(size_t(N * K));

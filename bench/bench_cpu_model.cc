@@ -4,13 +4,12 @@
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <numeric>
 
-#include "engine/cpu/cpu_backend.h"
+#include "bench/cpu_bench_backend.h"
 #include "engine/model/generate.h"
 #include "engine/model/random_model.h"
 
@@ -53,9 +52,7 @@ BenchModel* get_model(const std::string& which) {
     dir = slot->temp_dir.string();
     write_random_model(o, dir);
   }
-  // EMBER_BENCH_THREADS pins the thread count (default: every hardware thread).
-  const char* th = std::getenv("EMBER_BENCH_THREADS");
-  slot->backend = make_cpu_backend(th ? std::atoi(th) : 0);
+  slot->backend = make_bench_cpu_backend();
   slot->m = std::make_unique<LoadedModel>(load_model(dir, *slot->backend));
   return slot.get();
 }
