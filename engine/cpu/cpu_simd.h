@@ -87,17 +87,28 @@ EMBER_AVX2 inline __m256 exp8_avx2(__m256 x) {
   return _mm256_blendv_ps(y, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));  // NaN stays NaN
 }
 
-// out[i] = e^in[i], n any; the tail goes through the same vector code, so a value's result does
-// not depend on where it sits in the array.
-EMBER_AVX2 inline void exp_f32_avx2(const float* in, float* out, int64_t n) {
+// out[i] = f(in[i]) for an elementwise 8-lane f (a functor whose operator() carries
+// EMBER_AVX2), n any; the tail goes through the same vector code, padded, so a value's result
+// does not depend on where it sits in the array.
+template <class F>
+EMBER_AVX2 inline void map8_avx2(const float* in, float* out, int64_t n, const F& f) {
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, exp8_avx2(_mm256_loadu_ps(in + i)));
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, f(_mm256_loadu_ps(in + i)));
   if (i < n) {
     alignas(32) float buf[8] = {};
     for (int64_t j = i; j < n; ++j) buf[j - i] = in[j];
-    _mm256_store_ps(buf, exp8_avx2(_mm256_load_ps(buf)));
+    _mm256_store_ps(buf, f(_mm256_load_ps(buf)));
     for (int64_t j = i; j < n; ++j) out[j] = buf[j - i];
   }
+}
+
+struct Exp8 {
+  EMBER_AVX2 __m256 operator()(__m256 x) const { return exp8_avx2(x); }
+};
+
+// out[i] = e^in[i], n any.
+EMBER_AVX2 inline void exp_f32_avx2(const float* in, float* out, int64_t n) {
+  map8_avx2(in, out, n, Exp8{});
 }
 
 }  // namespace ember::cpu
