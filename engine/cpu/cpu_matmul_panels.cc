@@ -101,37 +101,11 @@ EMBER_AVX2 void panel_avx2(const uint32_t* p, int64_t pw, int64_t K, const float
   }
   const __m256i hi_mask = _mm256_set1_epi32(int(0xffff0000u));
   for (int64_t k = 0; k < K; k += 2) {
-    if constexpr (NP == 1 && TT > 4) {
-      // 2 x TT accumulators leave room for the two weight vectors and one broadcast only: the
-      // panel's k-pair is loaded again (from L1) for the high halves rather than held, and
-      // widened by two shifts rather than a mask that would need a register.
+    if constexpr (NP == 1) {
+      // 2 x TT accumulators, 2 weight vectors and 1 broadcast at a time: the x values are
+      // loaded where they are used (holding all of them would spill).
       const __m256i* g = reinterpret_cast<const __m256i*>(p + k / 2 * kPanel);
-      __m256 w0 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_load_si256(g), 16));
-      __m256 w1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_load_si256(g + 1), 16));
-#pragma GCC unroll 6
-      for (int t = 0; t < TT; ++t) {
-        const __m256 xb = _mm256_broadcast_ss(x + t * ldx + k);
-        a[0][0][t] = _mm256_fmadd_ps(w0, xb, a[0][0][t]);
-        a[0][1][t] = _mm256_fmadd_ps(w1, xb, a[0][1][t]);
-      }
-      // Hides g's value from the compiler, which would otherwise keep the first loads alive
-      // through the low pass and spill accumulators instead.
-      asm("" : "+r"(g));
-      w0 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_srli_epi32(_mm256_load_si256(g), 16), 16));
-      w1 = _mm256_castsi256_ps(
-          _mm256_slli_epi32(_mm256_srli_epi32(_mm256_load_si256(g + 1), 16), 16));
-#pragma GCC unroll 6
-      for (int t = 0; t < TT; ++t) {
-        const __m256 xb = _mm256_broadcast_ss(x + t * ldx + k + 1);
-        a[0][0][t] = _mm256_fmadd_ps(w0, xb, a[0][0][t]);
-        a[0][1][t] = _mm256_fmadd_ps(w1, xb, a[0][1][t]);
-      }
-      continue;
-    } else if constexpr (NP == 1) {
-      // 8 accumulators, 2 weight vectors and 1 broadcast at a time: the x values are loaded
-      // where they are used (holding all of them would spill).
-      const __m256i* g = reinterpret_cast<const __m256i*>(p + k / 2 * kPanel);
-      const __m256i g0 = _mm256_load_si256(g), g1 = _mm256_load_si256(g + 1);
+      __m256i g0 = _mm256_load_si256(g), g1 = _mm256_load_si256(g + 1);
       __m256 w0 = _mm256_castsi256_ps(_mm256_slli_epi32(g0, 16));
       __m256 w1 = _mm256_castsi256_ps(_mm256_slli_epi32(g1, 16));
 #pragma GCC unroll 8
@@ -140,8 +114,20 @@ EMBER_AVX2 void panel_avx2(const uint32_t* p, int64_t pw, int64_t K, const float
         a[0][0][t] = _mm256_fmadd_ps(w0, xb, a[0][0][t]);
         a[0][1][t] = _mm256_fmadd_ps(w1, xb, a[0][1][t]);
       }
-      w0 = _mm256_castsi256_ps(_mm256_and_si256(g0, hi_mask));
-      w1 = _mm256_castsi256_ps(_mm256_and_si256(g1, hi_mask));
+      if constexpr (TT > 4) {
+        // 2 x TT accumulators leave room for the two weight vectors and one broadcast only: the
+        // panel's k-pair is loaded again (from L1) for the high halves rather than held, and
+        // widened by two shifts rather than a mask that would need a register. The empty asm
+        // hides g's value from the compiler, which would otherwise keep the first loads alive
+        // through the low pass and spill accumulators instead.
+        asm("" : "+r"(g));
+        g0 = _mm256_load_si256(g), g1 = _mm256_load_si256(g + 1);
+        w0 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_srli_epi32(g0, 16), 16));
+        w1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_srli_epi32(g1, 16), 16));
+      } else {
+        w0 = _mm256_castsi256_ps(_mm256_and_si256(g0, hi_mask));
+        w1 = _mm256_castsi256_ps(_mm256_and_si256(g1, hi_mask));
+      }
 #pragma GCC unroll 8
       for (int t = 0; t < TT; ++t) {
         const __m256 xb = _mm256_broadcast_ss(x + t * ldx + k + 1);
