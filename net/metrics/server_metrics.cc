@@ -22,8 +22,9 @@ ServerMetrics::ServerMetrics()
 
 void ServerMetrics::observe_request(std::string_view route, int status, double seconds) {
   std::string r = route_label(route);
-  requests_.add({r, std::to_string(status)});
+  // Latency first: a request that shows in the count has its duration observed too.
   latency_.observe({r}, seconds);
+  requests_.add({r, std::to_string(status)});
 }
 
 void ServerMetrics::observe_completion(std::string_view api, int64_t completion_tokens,

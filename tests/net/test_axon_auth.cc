@@ -176,9 +176,12 @@ TEST(AxonAuthMetrics, RejectionsAreCountedInMetrics) {
   EXPECT_EQ(tampered.status, 400) << tampered.body;
   EXPECT_EQ(service.calls.load(), 1);
 
-  // The counters are bumped once the answer is written; wait for the last one.
+  // The counters are bumped once each answer is written, which the client may read first, and
+  // connections are served on several threads: wait for all six.
   ASSERT_TRUE(test::eventually([&] {
-    return server.metrics().requests("/Prompting", 400) == 1 && server.metrics().requests("/Prompting", 401) == 3;
+    const auto& m = server.metrics();
+    return m.requests("/Prompting", 200) == 1 && m.requests("/Prompting", 400) == 1 &&
+           m.requests("/Prompting", 401) == 3 && m.requests("/Prompting", 403) == 1;
   }));
   test::Client c(server.port());
   c.send(test::get("/metrics"));
