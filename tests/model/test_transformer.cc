@@ -96,6 +96,63 @@ TEST(Transformer, StepWithoutLogitRowsReturnsNoLogitsButFillsTheCache) {
   for (size_t i = 0; i < V; ++i) EXPECT_NEAR(step[i], full[9 * V + i], 1e-5);
 }
 
+// A step whose rows do not all want logits (prompt chunks) runs the last layer past its KV store
+// on the logit rows alone. The logits must be bit for bit those of the same step with every
+// row's logits wanted (which runs every row through), and so must the cache the next step reads.
+TEST(Transformer, LastLayerOnLogitRowsOnlyGivesTheWholeStepsLogits) {
+  for (Arch arch : {Arch::Llama, Arch::Mistral, Arch::Qwen2, Arch::Qwen3, Arch::Phi3}) {
+    SCOPED_TRACE(arch_hf_name(arch));
+    RandomModelOptions o;
+    o.arch = arch;
+    o.seed = 6;
+    RandomModelDir dir(o);
+    for (int threads : {1, 2}) {
+      auto be = make_cpu_backend(threads);
+      LoadedModel m = load_model(dir.path(), *be);
+      const size_t V = size_t(m.cfg.vocab_size);
+      KvCache pruned = be->alloc_kv_cache(m.model->kv_spec(32, 8));
+      KvCache whole = be->alloc_kv_cache(m.model->kv_spec(32, 8));
+      // Three sequences: a prompt's first chunk (no logits), a whole prompt, and a later chunk
+      // of a prompt with logits asked for a row in its middle as well as its last.
+      std::vector<int32_t> t0(8), t1(8), t2(8);
+      std::iota(t0.begin(), t0.end(), 0);
+      std::iota(t1.begin(), t1.end(), 8);
+      std::iota(t2.begin(), t2.end(), 16);
+      const auto first = ids_of(13, 1), prompt = ids_of(21, 2), chunk = ids_of(9, 3);
+      StepInput warm;  // the third sequence's earlier chunk, already in both caches
+      warm.add_sequence(ids_of(6, 4), 0, t2, 8, false);
+      std::vector<float> none;
+      m.model->forward(warm, pruned, none);
+      m.model->forward(warm, whole, none);
+      StepInput step;
+      step.add_sequence(first, 0, t0, 8, false);
+      step.add_sequence(prompt, 0, t1, 8, true);
+      step.add_sequence(chunk, 6, t2, 8, true);
+      step.logit_rows.insert(step.logit_rows.begin() + 1, 13 + 21 + 4);
+      std::vector<float> got, all;
+      m.model->forward(step, pruned, got);
+      StepInput every = step;
+      every.logit_rows.resize(size_t(every.num_tokens()));
+      std::iota(every.logit_rows.begin(), every.logit_rows.end(), 0);
+      m.model->forward(every, whole, all);
+      ASSERT_EQ(got.size(), step.logit_rows.size() * V);
+      for (size_t i = 0; i < step.logit_rows.size(); ++i) {
+        const size_t r = size_t(step.logit_rows[i]);
+        const std::vector<float> want(all.begin() + r * V, all.begin() + (r + 1) * V);
+        const std::vector<float> row(got.begin() + i * V, got.begin() + (i + 1) * V);
+        ASSERT_EQ(row, want) << "threads=" << threads << " row " << r;
+      }
+      // The next tokens read every layer's cache: the same logits from both.
+      StepInput next;
+      next.add_sequence({5}, 13, t0, 8, true);
+      next.add_sequence({6}, 21, t1, 8, true);
+      m.model->forward(next, pruned, got);
+      m.model->forward(next, whole, all);
+      ASSERT_EQ(got, all) << "threads=" << threads;
+    }
+  }
+}
+
 // A BF16 cache rounds each stored K and V (relative error <= 2^-9); through the layers that moves
 // the logits by a small fraction of their spread (3e-4 on this model; the bound is 2e-3), and no
 // further. Not zero: the cache really is BF16.
