@@ -131,7 +131,8 @@ Tensor Transformer::forward_device(const StepTensors& st, KvCache& kv) {
   // A step with rows whose logits nobody wants (a prompt's chunk) runs the last layer's
   // attention, output projection and MLP on the logit rows alone, once every row's K and V are
   // in the cache (none at all when no row wants logits): about 7% of a prefill's work on a
-  // 12-layer model. Every op is row-wise, so the logits are bit for bit those of the whole step.
+  // 12-layer model. Every op is row-wise, so those rows get the logits the whole step would
+  // give them (bit for bit on the CPU, whose kernels do not depend on the batch).
   const bool prune = R > 0 && R < T;
   StepInput rows_in;
   StepTensors rows_st;
