@@ -160,6 +160,8 @@ struct CudaGraphRunner::Impl {
       s.ctx_len = real ? step.seqs[size_t(i)].ctx_len : 1;
       s.block_table = real ? step.seqs[size_t(i)].block_table : std::vector<int32_t>{o.pad_block};
       p.seqs.push_back(std::move(s));
+      // Every row, padding too, wants logits: a step with rows that do not makes
+      // forward_device upload a second step for its last layer, which a graph cannot replay.
       p.logit_rows.push_back(i);
     }
     return p;
