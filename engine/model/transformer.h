@@ -26,7 +26,8 @@ class Transformer {
   // The device half of forward(): the step's tensors are already on the backend (upload_step,
   // or static buffers a CUDA graph replays); returns the fp32 logits of the step's logit rows,
   // [R, vocab] in backend memory (a scratch buffer, valid until the next step). Launches work
-  // only: no host synchronisation, so a CUDA graph can capture it.
+  // only: no host synchronisation, so a CUDA graph can capture it, when every row of the step
+  // wants logits; otherwise it also uploads a step of the logit rows for the last layer.
   Tensor forward_device(const StepTensors& st, KvCache& kv);
 
   // Grows the activation buffers to hold a step of `tokens` tokens and `rows` logit rows, so
