@@ -6,7 +6,6 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <new>
 
 #include "engine/core/error.h"
 #include "engine/core/host_memory.h"
@@ -16,11 +15,9 @@ namespace ember {
 namespace {
 
 std::shared_ptr<void> aligned_bytes(size_t n) {
-  const size_t rounded = (std::max<size_t>(n, 1) + 63) / 64 * 64;
-  void* p = std::aligned_alloc(64, rounded);
-  if (!p) throw std::bad_alloc();
-  std::memset(p, 0, rounded);
-  return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+  std::shared_ptr<void> p = alloc_host_buffer(n);
+  std::memset(p.get(), 0, n);
+  return p;
 }
 
 Tensor host_i32(std::shared_ptr<std::vector<int32_t>> v, Shape shape) {

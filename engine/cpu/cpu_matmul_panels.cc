@@ -11,15 +11,13 @@
 // thread count: a row's result does not depend on the batch. Tiles of several tokens run K in
 // chunks, the accumulators parked in `out` between them; storing and reloading a float is
 // exact, so the chain is the same.
-#include <sys/mman.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
-#include <new>
 
 #include "engine/core/dtype.h"
 #include "engine/core/error.h"
+#include "engine/core/host_memory.h"
 #include "engine/cpu/cpu_kernels.h"
 #include "engine/cpu/cpu_simd.h"
 
@@ -309,17 +307,10 @@ Tensor pack_bf16_panels(const Ctx& c, const Tensor& w) {
     return w;
   const int64_t N = w.shape[0], K = w.shape[1], panels = (N + kPanel - 1) / kPanel;
   const size_t bytes = size_t(panels * panel_words(K)) * sizeof(uint32_t);
-  // Large projections go in transparent huge pages where the kernel offers them (advice only),
-  // sparing a first-touch fault per 4 KiB of the packed copy at load; small ones (test models)
-  // would waste most of a 2 MiB page.
-  constexpr size_t kHuge = size_t(2) << 20;
-  const size_t align = bytes >= kHuge ? kHuge : 64;
-  const size_t rounded = (bytes + align - 1) / align * align;
-  void* mem = std::aligned_alloc(align, rounded);
-  if (!mem) throw std::bad_alloc();
-  if (align == kHuge) madvise(mem, rounded, MADV_HUGEPAGE);
+  // Huge pages also spare a first-touch fault per 4 KiB of the packed copy at load.
   Tensor t;
-  t.owner = std::shared_ptr<void>(mem, [](void* q) { std::free(q); });
+  t.owner = alloc_host_buffer(bytes);
+  void* mem = t.owner.get();
   t.data = mem;
   t.dtype = DType::BF16;
   t.shape = w.shape;
