@@ -149,8 +149,9 @@ Tensor Transformer::forward_device(const StepTensors& st, KvCache& kv) {
       be.qk_rmsnorm(qkv, *lw.q_norm, *lw.k_norm, eps, a);
     }
     be.rope_and_store_kv(qkv, w_.inv_freq, st, a, kv, l);
-    if (R == 0 && l == cfg_.num_layers - 1) break;
-    if (prune && l == cfg_.num_layers - 1) {
+    const bool last = l == cfg_.num_layers - 1;
+    if (last && R == 0) break;
+    if (last && prune) {
       Tensor sel_qkv = rows_of(s.sel_qkv, R), sel_resid = rows_of(s.sel_resid, R);
       be.gather_rows(qkv, st, sel_qkv);
       be.gather_rows(resid, st, sel_resid);
