@@ -41,8 +41,9 @@ void BM_Matmul(benchmark::State& st) {
 }
 
 void shapes(benchmark::internal::Benchmark* b) {
-  for (int64_t t : {1, 4, 16, 64, 128})
-    for (auto nk : {std::pair<int64_t, int64_t>{1280, 768}, {4096, 768}, {768, 2048}, {32000, 768}})
+  for (int64_t t : {1, 4, 16, 64, 128, 512})
+    for (auto nk : {std::pair<int64_t, int64_t>{1280, 768}, {768, 768}, {4096, 768}, {768, 2048},
+                    {32000, 768}})
       b->Args({t, nk.first, nk.second});
 }
 

@@ -155,15 +155,23 @@ Candidates softmax_candidates(std::span<const float> logits, float temperature, 
   cpu::exp_shifted_f32(logits.data(), m, inv_t, e.data(), int64_t(e.size()));
   block_sums(e.size(), [&](size_t i) { return e[i]; }, sums);
   const float inv_z = float(1.0 / total_of(sums));  // the zeros add nothing
-  // Every slot is written and the count advances past the nonzero ones only: no branch to
-  // mispredict, and no capacity check per element as with push_back.
   Candidates c(e.size());
-  size_t n = 0;
-  for (size_t i = 0; i < e.size(); ++i) {
-    c[n] = {int32_t(i), e[i] * inv_z};
-    n += e[i] > 0.f;
+  size_t zeros = 0;
+  for (float v : e) zeros += v == 0.f;
+  if (zeros == 0) {
+    // The usual case (an exp underflows only for logits ~100 / temperature below the maximum):
+    // no compaction, so no store waits for the count of the one before.
+    for (size_t i = 0; i < e.size(); ++i) c[i] = {int32_t(i), e[i] * inv_z};
+  } else {
+    // Every slot is written and the count advances past the nonzero ones only: no branch to
+    // mispredict, and no capacity check per element as with push_back.
+    size_t n = 0;
+    for (size_t i = 0; i < e.size(); ++i) {
+      c[n] = {int32_t(i), e[i] * inv_z};
+      n += e[i] > 0.f;
+    }
+    c.resize(n);
   }
-  c.resize(n);
   if (top_k > 0 && size_t(top_k) < c.size()) {
     keep_top(c, size_t(top_k));
     renormalize(c);
@@ -271,7 +279,12 @@ int32_t draw_from(const Candidates& c, double u) {
   if (c.empty()) fail("sampler: no candidate token left to draw from");
   const Candidates* walk = &c;
   Candidates by_id;
-  if (!std::is_sorted(c.begin(), c.end(), [](auto& a, auto& b) { return a.id < b.id; })) {
+  // Whether the ids ascend, without an exit per element: most lists come straight from
+  // softmax_candidates in id order, and std::is_sorted's two branches per element cost more than
+  // the walk below.
+  bool descends = false;
+  for (size_t i = 1; i < c.size(); ++i) descends |= c[i].id < c[i - 1].id;
+  if (descends) {
     by_id = c;
     std::sort(by_id.begin(), by_id.end(), [](auto& a, auto& b) { return a.id < b.id; });
     walk = &by_id;

@@ -134,6 +134,17 @@ TEST(Sampler, SoftmaxCandidatesAreNormalized) {
   EXPECT_NEAR(c[0].p, 0.5, 1e-6);
 }
 
+// A logit far enough below the maximum has exp 0 in F32: it is no candidate, and the others
+// keep their id order and probabilities.
+TEST(Sampler, SoftmaxCandidatesDropTokensWhoseExpUnderflows) {
+  const std::vector<float> l = {1.f, -1000.f, 3.f, -2000.f, 3.f};
+  const Candidates c = softmax_candidates(l, 1.f);
+  EXPECT_EQ(ids(c), (std::vector<int32_t>{0, 2, 4}));
+  const Candidates all = softmax_candidates(std::vector<float>{1.f, 3.f, 3.f}, 1.f);
+  ASSERT_EQ(all.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(c[i].p, all[i].p) << i;
+}
+
 TEST(Sampler, TopPKeepsSmallestSetWithMassAtLeastP) {
   const std::vector<float> p = {0.4f, 0.3f, 0.2f, 0.1f};
   for (auto [top_p, keep] : std::vector<std::pair<float, size_t>>{
