@@ -156,6 +156,17 @@ EMBER_AVX2 inline float qk_score(const float* q, const E* k, int64_t D_, float s
   return hsum8(_mm256_add_ps(s0, s1)) * scale;
 }
 
+// qk_score<E, 64> with the K row already in registers: the same operations in the same order.
+EMBER_AVX2 inline float qk_score_held(const float* q, const __m256* k, float scale) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+#pragma GCC unroll 4
+  for (int c = 0; c < 8; c += 2) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + 8 * c), k[c], s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + 8 * c + 8), k[c + 1], s1);
+  }
+  return hsum8(_mm256_add_ps(s0, s1)) * scale;
+}
+
 // One head's P·V over NV vectors (8·NV dims) from d0, accumulators in registers. NV is a
 // template argument so that the compiler keeps them there: with a run-time count it spilled
 // them to the stack on every position.
@@ -231,9 +242,21 @@ EMBER_AVX2 void attend_token_avx2(const GroupAttention<E>& g, int64_t nkv, float
   for (int64_t j = g.lo; j <= g.hi; ++j) {
     if (j + ahead <= g.hi) prefetch_row(g, g.k, j + ahead, W);
     const E* row = g.k + g.slot(j) * g.row_stride;
-    for (int64_t kvh = 0, h = 0; kvh < nkv; ++kvh)
-      for (int64_t i = 0; i < g.group; ++i, ++h)
-        score[h * n + (j - g.lo)] = qk_score<E, DC>(g.q + h * D, row + kvh * D, D, g.scale);
+    if constexpr (DC == 64) {
+      for (int64_t kvh = 0, h = 0; kvh < nkv; ++kvh) {
+        // The KV head's K row loaded (and widened) once for its query heads, not once per head;
+        // per head the products and sums are qk_score's, in its order.
+        __m256 kv[8];
+#pragma GCC unroll 8
+        for (int c = 0; c < 8; ++c) kv[c] = load8_kv(row + kvh * 64 + 8 * c);
+        for (int64_t i = 0; i < g.group; ++i, ++h)
+          score[h * n + (j - g.lo)] = qk_score_held(g.q + h * 64, kv, g.scale);
+      }
+    } else {
+      for (int64_t kvh = 0, h = 0; kvh < nkv; ++kvh)
+        for (int64_t i = 0; i < g.group; ++i, ++h)
+          score[h * n + (j - g.lo)] = qk_score<E, DC>(g.q + h * D, row + kvh * D, D, g.scale);
+    }
   }
   std::vector<float> inv(static_cast<size_t>(nh));
   softmax_rows_avx2(score, nh, n, inv.data());
