@@ -159,7 +159,7 @@ Candidates softmax_candidates(std::span<const float> logits, float temperature, 
   size_t zeros = 0;
   for (float v : e) zeros += v == 0.f;
   if (zeros == 0) {
-    // The usual case (an exp underflows only for logits ~100 / temperature below the maximum):
+    // The usual case (an exp underflows only some 90 x temperature below the maximum logit):
     // no compaction, so no store waits for the count of the one before.
     for (size_t i = 0; i < e.size(); ++i) c[i] = {int32_t(i), e[i] * inv_z};
   } else {
