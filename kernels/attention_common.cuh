@@ -34,4 +34,10 @@ __device__ __forceinline__ int first_visible_key(int p, int window) {
   return window > 0 ? max(0, p - window + 1) : 0;
 }
 
+// Gemma 2's attention logit soft-capping on a scaled score (cap 0: none), as transformers
+// computes it: s / cap, tanh, * cap.
+__device__ __forceinline__ float soft_cap(float s, float cap) {
+  return cap > 0.f ? tanhf(s / cap) * cap : s;
+}
+
 }  // namespace ember::cuda

@@ -81,7 +81,7 @@ __global__ void __launch_bounds__(kWarps * 32)
     float pj[kMaxGroup];
 #pragma unroll
     for (int hh = 0; hh < kMaxGroup; ++hh) {
-      const float sc = visible ? score[hh] : -INFINITY;
+      const float sc = visible ? soft_cap(score[hh], a.softcap) : -INFINITY;
       const float m_new = fmaxf(m[hh], warp_max(sc));
       // Every tile holds at least one visible key (k0 < end, k0 + 31 >= begin), so m_new is
       // finite here.

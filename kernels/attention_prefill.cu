@@ -110,7 +110,7 @@ __global__ void __launch_bounds__(kWarps * 32)
           dot = fmaf(q[2 * pi], kk.x, dot);
           dot = fmaf(q[2 * pi + 1], kk.y, dot);
         }
-        score = dot;
+        score = soft_cap(dot, a.softcap);
       }
       const float m_new = fmaxf(m[r], warp_max(score));
       if (m_new == -INFINITY) continue;  // nothing visible yet for this query

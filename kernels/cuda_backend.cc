@@ -353,6 +353,7 @@ class CudaBackendImpl final : public CudaBackend {
     args.head_dim = a.head_dim;
     args.block_size = kv.spec.block_size;
     args.scale = a.scale;
+    args.softcap = a.logit_softcap;
     args.window = a.sliding_window;
     args.act = int(act_);
     if (step.max_q_len == 1) {
@@ -372,6 +373,26 @@ class CudaBackendImpl final : public CudaBackend {
     expect(gate_up.rows() == out.rows() && gate_up.cols() == 2 * out.cols(), "silu_mul",
            "gate_up " + shape_str(gate_up.shape) + ", out " + shape_str(out.shape));
     cuda::silu_mul(gate_up.data, out.data, int(act_), int(out.rows()), int(out.cols()), stream_);
+  }
+
+  void gelu_tanh_mul(const Tensor& gate_up, Tensor& out) override {
+    expect_act(gate_up, "gelu_tanh_mul", "gate_up");
+    expect_act(out, "gelu_tanh_mul", "out");
+    expect(gate_up.rows() == out.rows() && gate_up.cols() == 2 * out.cols(), "gelu_tanh_mul",
+           "gate_up " + shape_str(gate_up.shape) + ", out " + shape_str(out.shape));
+    cuda::gelu_tanh_mul(gate_up.data, out.data, int(act_), int(out.rows()), int(out.cols()),
+                        stream_);
+  }
+
+  void scale(Tensor& x, float s) override {
+    expect_act(x, "scale", "x");
+    cuda::scale(x.data, int(act_), x.numel(), s, stream_);
+  }
+
+  void softcap(Tensor& x, float cap) override {
+    expect(x.dtype == DType::F32, "softcap", "x must be F32 logits");
+    expect(cap > 0.f, "softcap", "cap must be positive");
+    cuda::softcap(x.as<float>(), x.numel(), cap, stream_);
   }
 
   void all_reduce(Tensor&) override {}  // TP=1

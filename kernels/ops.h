@@ -45,10 +45,19 @@ void rope_store_kv(void* qkv, int act, const float* inv_freq, const int32_t* pos
                    const int32_t* slots, int num_tokens, int n_heads, int n_kv_heads,
                    int head_dim, void* k_cache, void* v_cache, cudaStream_t s);
 
-// silu_mul.cu -------------------------------------------------------------------------------
+// gated_mlp.cu ------------------------------------------------------------------------------
 // out[t, i] = silu(gate_up[t, i]) * gate_up[t, inter + i]
 void silu_mul(const void* gate_up, void* out, int act, int num_tokens, int inter,
               cudaStream_t s);
+// out[t, i] = gelu_tanh(gate_up[t, i]) * gate_up[t, inter + i] (Gemma's GeGLU)
+void gelu_tanh_mul(const void* gate_up, void* out, int act, int num_tokens, int inter,
+                   cudaStream_t s);
+
+// scale_softcap.cu --------------------------------------------------------------------------
+// x[i] *= factor, in place, x of type `act`.
+void scale(void* x, int act, int64_t n, float factor, cudaStream_t s);
+// x[i] = cap * tanh(x[i] / cap), in place, fp32 (logits).
+void softcap(float* x, int64_t n, float cap, cudaStream_t s);
 
 // attention_prefill.cu / attention_decode.cu -------------------------------------------------
 struct AttnArgs {
@@ -61,6 +70,7 @@ struct AttnArgs {
   int max_blocks = 0, num_seqs = 0, max_q_len = 0, max_ctx_len = 0;
   int n_heads = 0, n_kv_heads = 0, head_dim = 0, block_size = 0;
   float scale = 1.f;
+  float softcap = 0.f;  // 0: none; else score = softcap * tanh(score / softcap), after scale
   int window = 0;  // 0: whole context; else key j is seen by query at p when p - j < window
   int act = 2;
 };

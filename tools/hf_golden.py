@@ -23,12 +23,18 @@ import torch
 import transformers
 from transformers import AutoModelForCausalLM
 
-ARCHS = ["llama", "mistral", "qwen2", "qwen3", "phi3"]
+ARCHS = ["llama", "mistral", "qwen2", "qwen3", "phi3", "gemma2", "gemma3"]
 DTYPES = ["f32", "bf16"]
 MAKE_ARGS = {"hidden": 64, "layers": 2, "heads": 4, "kv-heads": 2, "intermediate": 128,
              "vocab": 512, "seed": 20240601}
 # Config fields the test overrides after loading, to cover features make-model leaves off.
-OVERRIDES = {"mistral": {"sliding_window": 8}}
+# Gemma: a window shorter than the longest prompt, so its sliding layers differ from the global
+# ones; Gemma 2's soft-caps near the size of the random model's scores and logits, so that
+# tanh bends them (the real 50 and 30 would leave them linear).
+OVERRIDES = {"mistral": {"sliding_window": 8},
+             "gemma2": {"sliding_window": 8, "attn_logit_softcapping": 0.02,
+                        "final_logit_softcapping": 1.0},
+             "gemma3": {"sliding_window": 8}}
 PROMPT_LENS = [1, 7, 33]
 DECODE_AFTER = 7     # decode steps follow the prefill of this prompt
 DECODE_IDS = [5, 300, 77, 419]
@@ -71,12 +77,16 @@ def run(model, args, cols):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ember", required=True, help="path to the ember binary")
+    ap.add_argument("--archs", default=",".join(ARCHS),
+                    help="comma-separated architectures to (re)write; default: all")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "tests", "data",
                                                   "golden"))
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     torch.manual_seed(0)
-    for arch in ARCHS:
+    for arch in a.archs.split(","):
+        if arch not in ARCHS:
+            sys.exit(f"unknown architecture {arch}; known: {', '.join(ARCHS)}")
         for dtype in DTYPES:
             with tempfile.TemporaryDirectory() as d:
                 cmd = [a.ember, "make-model", "--arch", arch, "--out", d, "--dtype", dtype]

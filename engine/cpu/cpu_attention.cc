@@ -62,8 +62,15 @@ struct GroupAttention {
   int bs;
   int64_t lo, hi;  // positions attended, inclusive
   float scale;
+  float softcap;   // 0: none; else each score becomes softcap * tanh(score / softcap) (Gemma 2)
   int64_t slot(int64_t j) const { return int64_t(table[j / bs]) * bs + j % bs; }
 };
+
+// Gemma 2's attention logit soft-capping, as transformers computes it: s / cap, tanh, * cap.
+void softcap_scores(float* score, int64_t n, float cap) {
+  if (cap <= 0.f) return;
+  for (int64_t i = 0; i < n; ++i) score[i] = std::tanh(score[i] / cap) * cap;
+}
 
 // Softmax of each head's row of scores in place (exp(s - max)); returns nothing, writes each
 // head's 1 / sum to inv_sum.
@@ -108,6 +115,7 @@ void attend_group_portable(const GroupAttention<E>& g, float* score, float* acc)
     }
   }
   std::vector<float> inv(static_cast<size_t>(g.group));
+  softcap_scores(score, g.group * n, g.softcap);
   softmax_rows(score, g.group, n, inv.data());
   for (int64_t j = g.lo; j <= g.hi; ++j) {
     const E* vr = g.v + g.slot(j) * g.row_stride;
@@ -200,6 +208,7 @@ EMBER_AVX2 void attend_group_avx2(const GroupAttention<E>& g, float* score) {
     }
   }
   std::vector<float> inv(static_cast<size_t>(g.group));
+  softcap_scores(score, g.group * n, g.softcap);
   softmax_rows_avx2(score, g.group, n, inv.data());
   // P·V with the accumulators in registers, 64 dims of one head at a time: the V rows come
   // from L1/L2 again for each head of the group, which is cheaper than a store-to-load chain
@@ -259,6 +268,7 @@ EMBER_AVX2 void attend_token_avx2(const GroupAttention<E>& g, int64_t nkv, float
     }
   }
   std::vector<float> inv(static_cast<size_t>(nh));
+  softcap_scores(score, nh * n, g.softcap);
   softmax_rows_avx2(score, nh, n, inv.data());
   std::fill(acc, acc + nh * D, 0.f);
   for (int64_t j = g.lo; j <= std::min(g.hi, g.lo + ahead - 1); ++j) prefetch_row(g, g.v, j, W);
@@ -385,7 +395,7 @@ void paged_attention(const Ctx& c, const Tensor& qkv, const KvCache& kv, int lay
 #ifdef EMBER_X86
         if (whole_tokens) {
           const GroupAttention<E> g{q_all + t * W, op + t * nq * D, group, D, nkv * D, kpool,
-                                    vpool, table, bs, lo, hi, a.scale};
+                                    vpool, table, bs, lo, hi, a.scale, a.logit_softcap};
           score.resize(size_t(nq * (hi - lo + 1)));
           acc.resize(size_t(nq * D));
           if (D == 64)
@@ -399,7 +409,7 @@ void paged_attention(const Ctx& c, const Tensor& qkv, const KvCache& kv, int lay
 #endif
         GroupAttention<E> g{q_all + t * W + kvh * group * D, op + t * nq * D + kvh * group * D,
                             group, D, nkv * D, kpool + kvh * D, vpool + kvh * D, table, bs, lo,
-                            hi, a.scale};
+                            hi, a.scale, a.logit_softcap};
         score.resize(size_t(group * (hi - lo + 1)));
 #ifdef EMBER_X86
         if (avx) {

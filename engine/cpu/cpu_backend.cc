@@ -182,6 +182,11 @@ class CpuBackend final : public Backend {
     cpu::paged_attention(ctx_, qkv, kv, layer, step, a, out);
   }
   void silu_mul(const Tensor& gate_up, Tensor& out) override { cpu::silu_mul(ctx_, gate_up, out); }
+  void gelu_tanh_mul(const Tensor& gate_up, Tensor& out) override {
+    cpu::gelu_tanh_mul(ctx_, gate_up, out);
+  }
+  void scale(Tensor& x, float s) override { cpu::scale(ctx_, x, s); }
+  void softcap(Tensor& x, float cap) override { cpu::softcap(ctx_, x, cap); }
   void all_reduce(Tensor&) override {}
   void gather_rows(const Tensor& x, const StepTensors& step, Tensor& out) override {
     cpu::gather_rows(ctx_, x, step, out);

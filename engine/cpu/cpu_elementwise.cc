@@ -98,6 +98,49 @@ void silu_mul(const Ctx& c, const Tensor& gate_up, Tensor& out) {
   });
 }
 
+// torch's gelu(approximate="tanh") in fp32: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+float gelu_tanh(float x) {
+  constexpr float kBeta = float(M_SQRT2 * M_2_SQRTPI * 0.5);
+  constexpr float kKappa = 0.044715f;
+  const float inner = kBeta * (x + kKappa * (x * x * x));
+  return 0.5f * x * (1.f + std::tanh(inner));
+}
+
+void gelu_tanh_mul(const Ctx& c, const Tensor& gate_up, Tensor& out) {
+  const int64_t T = gate_up.rows(), I = gate_up.cols() / 2;
+  if (gate_up.dtype != DType::F32 || out.dtype != DType::F32 || gate_up.cols() != 2 * I ||
+      out.rows() != T || out.cols() != I)
+    fail("cpu gelu_tanh_mul: gate_up [{}, {}] and out [{}, {}] do not match", T, gate_up.cols(),
+         out.rows(), out.cols());
+  const float* gp = gate_up.as<float>();
+  float* op = out.as<float>();
+  parallel_ranges(c, T, 1, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      const float* g = gp + t * 2 * I;
+      const float* u = g + I;
+      float* o = op + t * I;
+      for (int64_t i = 0; i < I; ++i) o[i] = gelu_tanh(g[i]) * u[i];
+    }
+  });
+}
+
+void scale(const Ctx& c, Tensor& x, float s) {
+  if (x.dtype != DType::F32) fail("cpu scale: x must be F32, got {}", dtype_name(x.dtype));
+  float* p = x.as<float>();
+  parallel_ranges(c, x.numel(), 4096, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) p[i] *= s;
+  });
+}
+
+void softcap(const Ctx& c, Tensor& x, float cap) {
+  if (x.dtype != DType::F32) fail("cpu softcap: x must be F32, got {}", dtype_name(x.dtype));
+  if (!(cap > 0.f)) fail("cpu softcap: cap={} must be positive", cap);
+  float* p = x.as<float>();
+  parallel_ranges(c, x.numel(), 4096, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) p[i] = std::tanh(p[i] / cap) * cap;
+  });
+}
+
 void gather_rows(const Ctx& c, const Tensor& x, const StepTensors& step, Tensor& out) {
   const int64_t R = step.logit_rows.numel(), H = x.cols(), T = x.rows();
   if (x.dtype != DType::F32 || out.dtype != DType::F32 || out.rows() != R || out.cols() != H)

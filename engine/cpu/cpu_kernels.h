@@ -35,6 +35,9 @@ void paged_attention(const Ctx& c, const Tensor& qkv, const KvCache& kv, int lay
                      const StepTensors& step, const AttnShape& a, Tensor& out);
 void embed(const Ctx& c, const Tensor& table, const StepTensors& step, Tensor& out);
 void silu_mul(const Ctx& c, const Tensor& gate_up, Tensor& out);
+void gelu_tanh_mul(const Ctx& c, const Tensor& gate_up, Tensor& out);
+void scale(const Ctx& c, Tensor& x, float s);
+void softcap(const Ctx& c, Tensor& x, float cap);
 void gather_rows(const Ctx& c, const Tensor& x, const StepTensors& step, Tensor& out);
 
 // Converts n elements of a weight vector (any float dtype) to f32.

@@ -1,7 +1,7 @@
 #pragma once
 // The op set. The transformer (transformer.cc) is written once against this interface; the CPU
 // backend is the reference every other backend is tested against. Fused ops (add_rmsnorm,
-// rope_and_store_kv, silu_mul) are part of the set, so every backend computes the same function.
+// rope_and_store_kv, silu_mul, gelu_tanh_mul) are part of the set, so every backend computes the same function.
 //
 // Conventions: activations are 2-D [rows, cols] in activation_dtype(); weights keep their file
 // dtype; matmul weights are [out, in] as in the checkpoints (out = x · wᵀ); accumulation is fp32.
@@ -21,6 +21,7 @@ struct AttnShape {
   int n_heads = 0, n_kv_heads = 0, head_dim = 0;
   float scale = 1.f;       // softmax scale, 1/sqrt(head_dim) unless the model says otherwise
   int sliding_window = 0;  // 0: attend to the whole context
+  float logit_softcap = 0.f;  // 0: none; else score = cap * tanh(score * scale / cap) (Gemma 2)
 };
 
 class Backend {
@@ -65,6 +66,13 @@ class Backend {
                                const StepTensors& step, const AttnShape& a, Tensor& out) = 0;
   // out[T, I] = silu(gate_up[:, :I]) * gate_up[:, I:]
   virtual void silu_mul(const Tensor& gate_up, Tensor& out) = 0;
+  // out[T, I] = gelu_tanh(gate_up[:, :I]) * gate_up[:, I:], GELU with the tanh approximation
+  // (Gemma's gelu_pytorch_tanh)
+  virtual void gelu_tanh_mul(const Tensor& gate_up, Tensor& out) = 0;
+  // x *= s in place (Gemma scales the embedding by sqrt(hidden_size))
+  virtual void scale(Tensor& x, float s) = 0;
+  // x = cap * tanh(x / cap) in place, on F32 logits (Gemma 2's final soft-capping)
+  virtual void softcap(Tensor& x, float cap) = 0;
   // Sum over tensor-parallel ranks (identity at TP=1).
   virtual void all_reduce(Tensor& x) = 0;
   // out[i] = x[logit_rows[i]]

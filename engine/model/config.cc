@@ -28,6 +28,8 @@ constexpr ArchName kArchs[] = {
     {Arch::Qwen2, "Qwen2ForCausalLM", "qwen2"},
     {Arch::Qwen3, "Qwen3ForCausalLM", "qwen3"},
     {Arch::Phi3, "Phi3ForCausalLM", "phi3"},
+    {Arch::Gemma2, "Gemma2ForCausalLM", "gemma2"},
+    {Arch::Gemma3, "Gemma3ForCausalLM", "gemma3_text"},
 };
 
 std::string supported_list() {
@@ -148,6 +150,75 @@ simdjson::dom::object parse_object(simdjson::dom::parser& parser, std::string_vi
   return root.get_object();
 }
 
+
+bool is_gemma(Arch a) { return a == Arch::Gemma2 || a == Arch::Gemma3; }
+
+// Gemma names it hidden_activation (hidden_act is its older spelling); the others hidden_act.
+Activation parse_activation(const json::Fields& f, Arch arch) {
+  const char* key = "hidden_act";
+  std::optional<std::string> act;
+  if (is_gemma(arch) && (act = f.opt_string("hidden_activation"))) key = "hidden_activation";
+  if (!act) act = f.opt_string("hidden_act");
+  if (!act) return is_gemma(arch) ? Activation::GeluTanh : Activation::Silu;
+  if (*act == "silu" || *act == "swish") return Activation::Silu;
+  if (*act == "gelu_pytorch_tanh" || *act == "gelu_tanh") return Activation::GeluTanh;
+  fail("{}: {}=\"{}\" is not supported (silu, gelu_pytorch_tanh)", f.source(), key, *act);
+}
+
+// A nullable positive number (Gemma's soft-capping values): 0 when absent or null.
+double opt_positive(const json::Fields& f, std::string_view key, double dflt) {
+  element e;
+  if (f.object()[key].get(e) == simdjson::SUCCESS && e.is_null()) return 0;
+  const double v = f.opt_number(key).value_or(dflt);
+  if (!(v >= 0)) fail("{}: {}={} must be positive or null", f.source(), key, v);
+  return v;
+}
+
+// Gemma 2 and 3: defaults as transformers' Gemma2Config / Gemma3TextConfig.
+void parse_gemma(const json::Fields& f, ModelConfig& c) {
+  const std::string& src = f.source();
+  const bool g3 = c.arch == Arch::Gemma3;
+  c.norm_plus_one = c.sandwich_norms = c.scale_embedding = true;
+  c.query_pre_attn_scalar = f.opt_number("query_pre_attn_scalar").value_or(256);
+  if (!(c.query_pre_attn_scalar > 0))
+    fail("{}: query_pre_attn_scalar={} must be positive", src, c.query_pre_attn_scalar);
+  c.attn_logit_softcap = opt_positive(f, "attn_logit_softcapping", g3 ? 0 : 50.0);
+  c.final_logit_softcap = opt_positive(f, "final_logit_softcapping", g3 ? 0 : 30.0);
+  if (auto sw = f.opt_int("sliding_window")) {
+    if (*sw < 0 || *sw > INT32_MAX) fail("{}: sliding_window={} must be >= 0", src, *sw);
+    c.sliding_window = int(*sw);
+  } else if (!f.find("sliding_window")) {
+    c.sliding_window = 4096;
+  }
+  // Which layers slide: layer_types when given, else every pattern-th layer is global
+  // (Gemma 2 alternates; Gemma 3's sliding_window_pattern defaults to 6).
+  c.sliding_layers.assign(size_t(c.num_layers), false);
+  if (auto lt = f.find("layer_types")) {
+    if (lt->type() != element_type::ARRAY) f.wrong_type("layer_types", "an array", *lt);
+    size_t i = 0;
+    for (element e : lt->get_array()) {
+      if (e.type() != element_type::STRING) f.wrong_type("layer_types[]", "a string", e);
+      const std::string_view s = e.get_string();
+      if (s != "sliding_attention" && s != "full_attention")
+        fail("{}: layer_types[{}]=\"{}\" is not sliding_attention or full_attention", src, i, s);
+      if (i < c.sliding_layers.size()) c.sliding_layers[i] = s == "sliding_attention";
+      ++i;
+    }
+    if (i != c.sliding_layers.size())
+      fail("{}: layer_types has {} entries for num_hidden_layers={}", src, i, c.num_layers);
+  } else {
+    const int64_t pattern = g3 ? f.opt_int("sliding_window_pattern").value_or(6) : 2;
+    if (pattern < 1) fail("{}: sliding_window_pattern={} must be positive", src, pattern);
+    for (int i = 0; i < c.num_layers; ++i) c.sliding_layers[size_t(i)] = (i + 1) % pattern != 0;
+  }
+  if (g3) {
+    c.rope_theta = f.opt_number("rope_theta").value_or(1e6);
+    c.rope_local_theta = f.opt_number("rope_local_base_freq").value_or(10000.0);
+    if (!(c.rope_local_theta > 1.0))
+      fail("{}: rope_local_base_freq={} must be > 1", src, c.rope_local_theta);
+  }
+}
+
 }  // namespace
 
 const std::vector<std::string>& supported_architectures() {
@@ -187,12 +258,14 @@ ModelConfig parse_model_config_json(std::string_view text, const std::string& sr
     fail("{}: num_key_value_heads={} must divide num_attention_heads={}", src, c.num_kv_heads,
          c.num_heads);
 
-  // Qwen3 always reads head_dim from its config (default 128, as transformers' Qwen3Config);
-  // the others fall back to hidden_size / num_attention_heads.
+  // Qwen3 and Gemma always read head_dim from their config (defaults 128 and 256, as
+  // transformers' configs); the others fall back to hidden_size / num_attention_heads.
   if (auto hd = f.opt_int("head_dim")) {
     c.head_dim = positive_int(f, "head_dim", hd);
   } else if (c.arch == Arch::Qwen3) {
     c.head_dim = 128;
+  } else if (is_gemma(c.arch)) {
+    c.head_dim = 256;
   } else {
     if (c.hidden_size % c.num_heads != 0)
       fail("{}: hidden_size={} is not divisible by num_attention_heads={} (and no head_dim)", src,
@@ -214,8 +287,7 @@ ModelConfig parse_model_config_json(std::string_view text, const std::string& sr
     fail("{}: partial_rotary_factor={} is not supported (only full rotary embeddings)", src,
          *prf);
 
-  if (auto act = f.opt_string("hidden_act"); act && *act != "silu")
-    fail("{}: hidden_act=\"{}\" is not supported (only silu)", src, *act);
+  c.hidden_act = parse_activation(f, c.arch);
 
   c.tie_word_embeddings = f.opt_bool("tie_word_embeddings").value_or(false);
   c.qkv_bias = c.arch == Arch::Qwen2 || f.opt_bool("attention_bias").value_or(false);
@@ -223,11 +295,13 @@ ModelConfig parse_model_config_json(std::string_view text, const std::string& sr
     fail("{}: attention_bias=true is not supported for Phi3 (its qkv_proj has no bias)", src);
   c.mlp_bias = f.opt_bool("mlp_bias").value_or(false);
   if (c.mlp_bias) fail("{}: mlp_bias=true is not supported", src);
-  c.qk_norm = c.arch == Arch::Qwen3;
+  c.qk_norm = c.arch == Arch::Qwen3 || c.arch == Arch::Gemma3;
 
   // Mistral and Phi3 apply sliding_window to every layer (Llama ignores the key); Qwen applies
   // it only to some layers (use_sliding_window, max_window_layers), which we do not model.
-  if (c.arch == Arch::Qwen2 || c.arch == Arch::Qwen3) {
+  if (is_gemma(c.arch)) {
+    parse_gemma(f, c);
+  } else if (c.arch == Arch::Qwen2 || c.arch == Arch::Qwen3) {
     if (f.opt_bool("use_sliding_window").value_or(false))
       fail("{}: use_sliding_window=true is not supported for {}", src, arch_hf_name(c.arch));
   } else if (auto sw = f.opt_int("sliding_window");

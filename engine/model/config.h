@@ -9,7 +9,11 @@
 
 namespace ember {
 
-enum class Arch { Llama, Mistral, Qwen2, Qwen3, Phi3 };
+enum class Arch { Llama, Mistral, Qwen2, Qwen3, Phi3, Gemma2, Gemma3 };
+
+// The MLP's gate activation: SiLU, or GELU with the tanh approximation (Gemma's
+// gelu_pytorch_tanh).
+enum class Activation { Silu, GeluTanh };
 
 // The config.json "architectures" names we load, in the order error messages list them.
 const std::vector<std::string>& supported_architectures();
@@ -42,10 +46,28 @@ struct ModelConfig {
   bool mlp_bias = false;  // config "mlp_bias" (Llama)
   bool qk_norm = false;   // Qwen3: RMSNorm over each q and k head before RoPE
   int sliding_window = 0;  // 0: none. Mistral/Qwen may set one; attention honours it.
+  // Layers that use sliding_window; empty: every layer does (Mistral). Gemma interleaves
+  // sliding layers with global ones (layer_types).
+  std::vector<bool> sliding_layers;
+  Activation hidden_act = Activation::Silu;
+
+  // Gemma. Its RMSNorm scales by (1 + w); it normalises the output of attention and of the MLP
+  // before each is added to the residual ("sandwich" norms); it scales the embedding by
+  // sqrt(hidden_size); its softmax scale is query_pre_attn_scalar^-0.5.
+  bool norm_plus_one = false;
+  bool sandwich_norms = false;
+  bool scale_embedding = false;
+  double query_pre_attn_scalar = 0;  // 0: head_dim
+  double attn_logit_softcap = 0;     // 0: none; else scores = cap * tanh(scores / cap) (Gemma 2)
+  double final_logit_softcap = 0;    // 0: none; the same on the logits (Gemma 2)
+  double rope_local_theta = 0;       // 0: rope_theta; the sliding layers' RoPE base (Gemma 3)
   DType dtype = DType::BF16;  // config "torch_dtype"
   int bos_token_id = -1;
   std::vector<int> eos_token_ids;  // config.json, then generation_config.json overrides
 
+  bool layer_is_sliding(int layer) const {
+    return sliding_window > 0 && (sliding_layers.empty() || sliding_layers[size_t(layer)]);
+  }
   int q_dim() const { return num_heads * head_dim; }
   int kv_dim() const { return num_kv_heads * head_dim; }
   // Bytes of K and V for one token across all layers.

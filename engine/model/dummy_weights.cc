@@ -107,14 +107,17 @@ ModelWeights make_dummy_weights(const ModelConfig& c, Backend& backend,
     }
     lw.o_proj = g.matrix(H, Q);
     lw.mlp_norm = g.norm(H);
+    if (c.sandwich_norms) {  // the norms are factors already: no 1 + w here
+      lw.post_attn_norm = g.norm(H);
+      lw.post_mlp_norm = g.norm(H);
+    }
     lw.gate_up = g.matrix(2 * I, H);
     lw.down = g.matrix(H, I);
     w.layers.push_back(std::move(lw));
   }
   w.final_norm = g.norm(H);
   w.lm_head = c.tie_word_embeddings ? w.embed : g.matrix(V, H);
-  std::vector<float> inv = rope_inv_freq(c);
-  w.inv_freq = backend.upload(inv.data(), DType::F32, {int64_t(inv.size())}, false);
+  upload_rope(c, backend, w);
   return w;
 }
 

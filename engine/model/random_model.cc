@@ -52,7 +52,8 @@ class Stream {
   uint64_t state_;
 };
 
-enum class Init { Matrix, Norm, Bias };
+// NormOffset: a norm weight w of x·(1 + w) (Gemma), near 0.
+enum class Init { Matrix, Norm, NormOffset, Bias };
 
 std::vector<uint8_t> random_bytes(const std::string& name, int64_t numel, Init init, DType dtype,
                                   uint64_t seed) {
@@ -66,6 +67,7 @@ std::vector<uint8_t> random_bytes(const std::string& name, int64_t numel, Init i
       case Init::Matrix: v = 0.02 * n; break;
       // Norm weights near 1 with enough spread that a skipped or misapplied norm shows.
       case Init::Norm: v = 0.1 * n; v = v + 1.0; break;
+      case Init::NormOffset: v = 0.1 * n; break;
       case Init::Bias: v = 0.05 * n; break;
     }
     const float f = float(v);
@@ -89,17 +91,30 @@ ArchInfo arch_info(Arch a) {
     case Arch::Qwen2: return {"qwen2", "qwen2"};
     case Arch::Qwen3: return {"qwen3", "qwen3"};
     case Arch::Phi3: return {"phi3", "phi3"};
+    case Arch::Gemma2: return {"gemma2", "gemma2"};
+    case Arch::Gemma3: return {"gemma3", "gemma3_text"};
   }
   return {"?", "?"};
 }
 
-// Qwen3 keeps head_dim apart from hidden/heads (as the real ones do: 0.6B has 16 x 128 > 1024),
-// so the random one exercises an o_proj that is not square.
+constexpr Arch kAllArchs[] = {Arch::Llama,  Arch::Mistral, Arch::Qwen2, Arch::Qwen3,
+                              Arch::Phi3,   Arch::Gemma2,  Arch::Gemma3};
+
+bool gemma(Arch a) { return a == Arch::Gemma2 || a == Arch::Gemma3; }
+
+// Qwen3 and Gemma 3 keep head_dim apart from hidden/heads (as the real ones do: Qwen3-0.6B has
+// 16 x 128 > 1024, Gemma-3-270M 4 x 256 > 640), so the random ones exercise an o_proj that is
+// not square.
 int head_dim_of(const RandomModelOptions& o) {
-  return o.arch == Arch::Qwen3 ? 2 * (o.hidden / o.heads) : o.hidden / o.heads;
+  return o.arch == Arch::Qwen3 || o.arch == Arch::Gemma3 ? 2 * (o.hidden / o.heads)
+                                                         : o.hidden / o.heads;
 }
 
-bool tied(Arch a) { return a == Arch::Llama || a == Arch::Qwen3; }
+bool tied(Arch a) { return a == Arch::Llama || a == Arch::Qwen3 || gemma(a); }
+
+// Gemma's softmax scale comes from query_pre_attn_scalar, which real Gemma 2 27B and Gemma 3
+// 27B set apart from head_dim; the random ones do too, so a scale taken from head_dim shows.
+int query_pre_attn_scalar_of(const RandomModelOptions& o) { return head_dim_of(o) + 8; }
 
 std::string torch_dtype_name(DType t) {
   switch (t) {
@@ -122,9 +137,22 @@ std::string config_json(const RandomModelOptions& o, const RandomTokenizerIds& i
   kv("num_hidden_layers", std::to_string(o.layers));
   kv("num_attention_heads", std::to_string(o.heads));
   kv("num_key_value_heads", std::to_string(o.kv_heads));
-  if (a == Arch::Qwen3) kv("head_dim", std::to_string(head_dim_of(o)));
+  if (a == Arch::Qwen3 || gemma(a)) kv("head_dim", std::to_string(head_dim_of(o)));
   kv("vocab_size", std::to_string(o.vocab));
-  kv("hidden_act", "\"silu\"");
+  if (gemma(a)) {
+    kv("hidden_activation", "\"gelu_pytorch_tanh\"");
+    kv("hidden_act", "\"gelu_pytorch_tanh\"");
+    kv("query_pre_attn_scalar", std::to_string(query_pre_attn_scalar_of(o)));
+    // Alternating sliding and global layers, so a 2-layer model has one of each (real Gemma 3
+    // has five sliding layers per global one).
+    std::string types;
+    for (int i = 0; i < o.layers; ++i)
+      types += fmt::format("{}\"{}\"", i ? ", " : "",
+                           (i + 1) % 2 ? "sliding_attention" : "full_attention");
+    kv("layer_types", "[" + types + "]");
+  } else {
+    kv("hidden_act", "\"silu\"");
+  }
   switch (a) {
     case Arch::Llama:
       kv("max_position_embeddings", "131072");
@@ -163,6 +191,28 @@ std::string config_json(const RandomModelOptions& o, const RandomTokenizerIds& i
       kv("rope_scaling", "null");
       kv("sliding_window", "null");
       break;
+    case Arch::Gemma2:
+      kv("max_position_embeddings", "8192");
+      kv("rms_norm_eps", "1e-06");
+      kv("rope_theta", "10000.0");
+      kv("sliding_window", "4096");
+      kv("attn_logit_softcapping", "50.0");
+      kv("final_logit_softcapping", "30.0");
+      kv("attention_bias", "false");
+      break;
+    case Arch::Gemma3:
+      // Global layers with linear RoPE scaling and local ones with their own base, as the 4B+
+      // models: a layer that takes the wrong frequencies shows.
+      kv("max_position_embeddings", "131072");
+      kv("rms_norm_eps", "1e-06");
+      kv("rope_theta", "1000000.0");
+      kv("rope_local_base_freq", "10000.0");
+      kv("rope_scaling", "{\"rope_type\": \"linear\", \"factor\": 8.0}");
+      kv("sliding_window", "512");
+      kv("attn_logit_softcapping", "null");
+      kv("final_logit_softcapping", "null");
+      kv("attention_bias", "false");
+      break;
   }
   kv("tie_word_embeddings", tied(a) ? "true" : "false");
   kv("initializer_range", "0.02");
@@ -192,10 +242,11 @@ std::vector<TensorToWrite> random_tensors(const RandomModelOptions& o) {
     for (auto d : shape) n *= d;
     ts.push_back({name, o.dtype, shape, random_bytes(name, n, init, o.dtype, o.seed)});
   };
+  const Init norm = gemma(o.arch) ? Init::NormOffset : Init::Norm;
   add("model.embed_tokens.weight", {V, H}, Init::Matrix);
   for (int i = 0; i < o.layers; ++i) {
     const std::string p = fmt::format("model.layers.{}.", i);
-    add(p + "input_layernorm.weight", {H}, Init::Norm);
+    add(p + "input_layernorm.weight", {H}, norm);
     if (o.arch == Arch::Phi3) {
       add(p + "self_attn.qkv_proj.weight", {Q + 2 * KV, H}, Init::Matrix);
     } else {
@@ -208,12 +259,16 @@ std::vector<TensorToWrite> random_tensors(const RandomModelOptions& o) {
         add(p + "self_attn.v_proj.bias", {KV}, Init::Bias);
       }
     }
-    if (o.arch == Arch::Qwen3) {
-      add(p + "self_attn.q_norm.weight", {D}, Init::Norm);
-      add(p + "self_attn.k_norm.weight", {D}, Init::Norm);
+    if (o.arch == Arch::Qwen3 || o.arch == Arch::Gemma3) {
+      add(p + "self_attn.q_norm.weight", {D}, norm);
+      add(p + "self_attn.k_norm.weight", {D}, norm);
     }
     add(p + "self_attn.o_proj.weight", {H, Q}, Init::Matrix);
-    add(p + "post_attention_layernorm.weight", {H}, Init::Norm);
+    add(p + "post_attention_layernorm.weight", {H}, norm);
+    if (gemma(o.arch)) {
+      add(p + "pre_feedforward_layernorm.weight", {H}, norm);
+      add(p + "post_feedforward_layernorm.weight", {H}, norm);
+    }
     if (o.arch == Arch::Phi3) {
       add(p + "mlp.gate_up_proj.weight", {2 * I, H}, Init::Matrix);
     } else {
@@ -222,7 +277,7 @@ std::vector<TensorToWrite> random_tensors(const RandomModelOptions& o) {
     }
     add(p + "mlp.down_proj.weight", {H, I}, Init::Matrix);
   }
-  add("model.norm.weight", {H}, Init::Norm);
+  add("model.norm.weight", {H}, norm);
   if (!tied(o.arch)) add("lm_head.weight", {V, H}, Init::Matrix);
   return ts;
 }
@@ -237,9 +292,11 @@ void write_text(const std::filesystem::path& path, const std::string& text) {
 }  // namespace
 
 Arch parse_arch_name(std::string_view name) {
-  for (Arch a : {Arch::Llama, Arch::Mistral, Arch::Qwen2, Arch::Qwen3, Arch::Phi3})
+  for (Arch a : kAllArchs)
     if (name == arch_info(a).short_name || name == arch_hf_name(a)) return a;
-  fail("unknown architecture \"{}\" (expected llama, mistral, qwen2, qwen3 or phi3)", name);
+  fail("unknown architecture \"{}\" (expected llama, mistral, qwen2, qwen3, phi3, gemma2 or "
+       "gemma3)",
+       name);
 }
 
 void validate_random_model_options(const RandomModelOptions& o) {

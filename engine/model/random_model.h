@@ -24,7 +24,8 @@ struct RandomModelOptions {
   uint64_t seed = 0;
 };
 
-// "llama", "mistral", "qwen2", "qwen3", "phi3" or a Hugging Face name ("Qwen2ForCausalLM").
+// "llama", "mistral", "qwen2", "qwen3", "phi3", "gemma2", "gemma3" or a Hugging Face name
+// ("Qwen2ForCausalLM").
 Arch parse_arch_name(std::string_view name);
 
 // Throws ember::Error naming the bad option (heads not dividing hidden, vocab too small, ...).

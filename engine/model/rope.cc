@@ -22,11 +22,11 @@ float f32(double x) { return static_cast<float>(x); }
 
 }  // namespace
 
-std::vector<float> rope_inv_freq(const ModelConfig& cfg) {
+std::vector<float> rope_inv_freq(const ModelConfig& cfg, bool local) {
   const int dim = cfg.head_dim;
   if (dim <= 0 || dim % 2) fail("rope: head_dim={} must be positive and even", dim);
   std::vector<float> inv(dim / 2);
-  const float base = f32(cfg.rope_theta);
+  const float base = f32(local && cfg.rope_local_theta > 0 ? cfg.rope_local_theta : cfg.rope_theta);
   for (int i = 0; i < dim / 2; ++i) {
     // torch.arange(0, dim, 2).float() / dim, then base ** that, then 1.0 / x. We round the
     // double-precision power to float (correctly rounded); torch's vectorised powf is within
@@ -37,7 +37,7 @@ std::vector<float> rope_inv_freq(const ModelConfig& cfg) {
     inv[i] = 1.0f / p;
   }
 
-  const RopeScaling& rs = cfg.rope_scaling;
+  const RopeScaling rs = local ? RopeScaling{} : cfg.rope_scaling;
   if (rs.type == RopeScaling::Type::Linear) {
     for (float& v : inv) v = v / f32(rs.factor);
   } else if (rs.type == RopeScaling::Type::Llama3) {

@@ -1,6 +1,7 @@
 // The forward pass, written once against the Backend op set. Per layer:
-//   x = norm(h); qkv = x·Wqkv (+b); [qk-norm]; RoPE + KV store; attention; h += attn·Wo;
-//   x = norm(h); h += down(silu(gate) * up)
+//   x = norm(h); qkv = x·Wqkv (+b); [qk-norm]; RoPE + KV store; attention; h += [norm](attn·Wo);
+//   x = norm(h); h += [norm](down(act(gate) * up))
+// The bracketed norms are Gemma's sandwich norms; act is SiLU or Gemma's tanh GELU.
 // The residual add is fused into the next norm (add_rmsnorm), so `h` is updated lazily.
 #include "engine/model/transformer.h"
 
@@ -13,7 +14,7 @@ namespace ember {
 struct TransformerScratch {
   int64_t tokens = 0, rows = 0;  // capacities
   uint64_t generation = 0;       // bumped whenever a buffer moves
-  Tensor resid, normed, qkv, attn, proj, gate_up, act, sel, logits;
+  Tensor resid, normed, qkv, attn, proj, post, gate_up, act, sel, logits;
   Tensor sel_qkv, sel_resid;  // the logit rows' qkv and residual in the last layer
 };
 
@@ -84,6 +85,7 @@ void Transformer::reserve(int64_t T, int64_t R) {
     s.qkv = backend_.alloc(act, {T, qkv_w});
     s.attn = backend_.alloc(act, {T, int64_t(cfg_.q_dim())});
     s.proj = backend_.alloc(act, {T, H});
+    if (cfg_.sandwich_norms) s.post = backend_.alloc(act, {T, H});
     s.gate_up = backend_.alloc(act, {T, 2 * I});
     s.act = backend_.alloc(act, {T, I});
     ++s.generation;
@@ -116,18 +118,24 @@ Tensor Transformer::forward_device(const StepTensors& st, KvCache& kv) {
   if (T == 0) return rows_of(s.logits, 0);
   Tensor resid = rows_of(s.resid, T), normed = rows_of(s.normed, T), qkv = rows_of(s.qkv, T);
   Tensor attn = rows_of(s.attn, T), proj = rows_of(s.proj, T);
+  Tensor post = cfg_.sandwich_norms ? rows_of(s.post, T) : Tensor{};
   Tensor gate_up = rows_of(s.gate_up, T), actv = rows_of(s.act, T);
 
   AttnShape a;
   a.n_heads = cfg_.num_heads;
   a.n_kv_heads = cfg_.num_kv_heads;
   a.head_dim = cfg_.head_dim;
-  a.scale = float(1.0 / std::sqrt(double(cfg_.head_dim)));
-  a.sliding_window = cfg_.sliding_window;
+  a.scale = float(1.0 / std::sqrt(cfg_.query_pre_attn_scalar > 0 ? cfg_.query_pre_attn_scalar
+                                                                  : double(cfg_.head_dim)));
+  a.logit_softcap = float(cfg_.attn_logit_softcap);
   const float eps = float(cfg_.rms_norm_eps);
   Backend& be = backend_;
 
   be.embed(w_.embed, st, resid);
+  // transformers multiplies by sqrt(hidden_size) rounded to the activation dtype (fp32 here).
+  if (cfg_.scale_embedding) be.scale(resid, float(std::sqrt(double(cfg_.hidden_size))));
+  // What the next norm adds to the residual first: the last output projection, or its norm.
+  const Tensor* delta = &proj;
   // A step with rows whose logits nobody wants (a prompt's chunk) runs the last layer's
   // attention, output projection and MLP on the logit rows alone, once every row's K and V are
   // in the cache (none at all when no row wants logits): about 7% of a prefill's work on a
@@ -139,16 +147,17 @@ Tensor Transformer::forward_device(const StepTensors& st, KvCache& kv) {
   const StepTensors* at = &st;  // the step from the attention on
   for (int l = 0; l < cfg_.num_layers; ++l) {
     const LayerWeights& lw = w_.layers[size_t(l)];
+    a.sliding_window = cfg_.layer_is_sliding(l) ? cfg_.sliding_window : 0;
     if (l == 0)
       be.rmsnorm(resid, lw.attn_norm, eps, normed);
     else
-      be.add_rmsnorm(resid, proj, lw.attn_norm, eps, normed);  // adds the previous MLP output
+      be.add_rmsnorm(resid, *delta, lw.attn_norm, eps, normed);  // adds the previous MLP output
     be.matmul(normed, lw.qkv, lw.qkv_bias ? &*lw.qkv_bias : nullptr, qkv);
     if (cfg_.qk_norm) {
       if (!lw.q_norm || !lw.k_norm) fail("transformer: layer {} lacks q_norm/k_norm weights", l);
       be.qk_rmsnorm(qkv, *lw.q_norm, *lw.k_norm, eps, a);
     }
-    be.rope_and_store_kv(qkv, w_.inv_freq, st, a, kv, l);
+    be.rope_and_store_kv(qkv, w_.layer_inv_freq(cfg_, l), st, a, kv, l);
     const bool last = l == cfg_.num_layers - 1;
     if (last && R == 0) break;
     if (last && prune) {
@@ -163,28 +172,43 @@ Tensor Transformer::forward_device(const StepTensors& st, KvCache& kv) {
       normed = rows_of(s.normed, R);
       attn = rows_of(s.attn, R);
       proj = rows_of(s.proj, R);
+      if (cfg_.sandwich_norms) post = rows_of(s.post, R);
       gate_up = rows_of(s.gate_up, R);
       actv = rows_of(s.act, R);
     }
     be.paged_attention(qkv, kv, l, *at, a, attn);
     be.matmul(attn, lw.o_proj, nullptr, proj);
     be.all_reduce(proj);
-    be.add_rmsnorm(resid, proj, lw.mlp_norm, eps, normed);
+    delta = &proj;
+    if (lw.post_attn_norm) {
+      be.rmsnorm(proj, *lw.post_attn_norm, eps, post);
+      delta = &post;
+    }
+    be.add_rmsnorm(resid, *delta, lw.mlp_norm, eps, normed);
     be.matmul(normed, lw.gate_up, nullptr, gate_up);
-    be.silu_mul(gate_up, actv);
+    if (cfg_.hidden_act == Activation::GeluTanh)
+      be.gelu_tanh_mul(gate_up, actv);
+    else
+      be.silu_mul(gate_up, actv);
     be.matmul(actv, lw.down, nullptr, proj);
     be.all_reduce(proj);
+    delta = &proj;
+    if (lw.post_mlp_norm) {
+      be.rmsnorm(proj, *lw.post_mlp_norm, eps, post);
+      delta = &post;
+    }
   }
   Tensor out = rows_of(s.logits, R);
   if (R == 0) return out;
-  be.add_rmsnorm(resid, proj, w_.final_norm, eps, normed);
+  be.add_rmsnorm(resid, *delta, w_.final_norm, eps, normed);
   if (prune) {
     be.matmul(normed, w_.lm_head, nullptr, out);
-    return out;
+  } else {
+    Tensor sel = rows_of(s.sel, R);
+    be.gather_rows(normed, st, sel);
+    be.matmul(sel, w_.lm_head, nullptr, out);
   }
-  Tensor sel = rows_of(s.sel, R);
-  be.gather_rows(normed, st, sel);
-  be.matmul(sel, w_.lm_head, nullptr, out);
+  if (cfg_.final_logit_softcap > 0) be.softcap(out, float(cfg_.final_logit_softcap));
   return out;
 }
 

@@ -44,6 +44,10 @@ std::vector<Expected> expected_tensors(const ModelConfig& c) {
     }
     e.push_back({p + "self_attn.o_proj.weight", {H, Q}});
     e.push_back({p + "post_attention_layernorm.weight", {H}});
+    if (c.sandwich_norms) {
+      e.push_back({p + "pre_feedforward_layernorm.weight", {H}});
+      e.push_back({p + "post_feedforward_layernorm.weight", {H}});
+    }
     if (c.arch == Arch::Phi3) {
       e.push_back({p + "mlp.gate_up_proj.weight", {2 * I, H}});
     } else {
@@ -128,6 +132,14 @@ class Loader {
       fail("shard plan: rank {} of world {} is invalid", plan.rank, plan.world);
   }
 
+  // A norm weight as the factor it multiplies by (1 + w for Gemma); norms are replicated.
+  Tensor norm(const std::string& name) {
+    if (!c_.norm_plus_one) return whole("norm", name);
+    const TensorView& t = f_.get(name);
+    const std::vector<float> f = norm_plus_one(t.data, t.dtype, t.shape[0]);
+    return be_.upload(f.data(), DType::F32, t.shape, false);
+  }
+
   Tensor whole(const std::string& canonical, const std::string& name) {
     const TensorView& t = f_.get(name);
     switch (plan_.split_for(canonical)) {
@@ -172,7 +184,7 @@ class Loader {
       const std::string p = layer_prefix(i);
       const std::string cn = fmt::format("layers.{}.", i);
       LayerWeights l;
-      l.attn_norm = whole(cn + "attn_norm", p + "input_layernorm.weight");
+      l.attn_norm = norm(p + "input_layernorm.weight");
       if (c_.arch == Arch::Phi3) {
         const TensorView& qkv = f_.get(p + "self_attn.qkv_proj.weight");
         l.qkv = column(cn + "qkv", {{&qkv, 0, Q}, {&qkv, Q, KV}, {&qkv, Q + KV, KV}}, D);
@@ -196,18 +208,25 @@ class Loader {
                            {part("mlp.gate_proj.weight"), part("mlp.up_proj.weight")}, 1);
       }
       if (c_.qk_norm) {
-        l.q_norm = whole(cn + "q_norm", p + "self_attn.q_norm.weight");
-        l.k_norm = whole(cn + "k_norm", p + "self_attn.k_norm.weight");
+        l.q_norm = norm(p + "self_attn.q_norm.weight");
+        l.k_norm = norm(p + "self_attn.k_norm.weight");
       }
       l.o_proj = row(cn + "o_proj", f_.get(p + "self_attn.o_proj.weight"), D);
-      l.mlp_norm = whole(cn + "mlp_norm", p + "post_attention_layernorm.weight");
+      // Gemma's post_attention_layernorm follows attention; its MLP norm is
+      // pre_feedforward_layernorm. Elsewhere post_attention_layernorm is the MLP's norm.
+      if (c_.sandwich_norms) {
+        l.post_attn_norm = norm(p + "post_attention_layernorm.weight");
+        l.mlp_norm = norm(p + "pre_feedforward_layernorm.weight");
+        l.post_mlp_norm = norm(p + "post_feedforward_layernorm.weight");
+      } else {
+        l.mlp_norm = norm(p + "post_attention_layernorm.weight");
+      }
       l.down = row(cn + "down", f_.get(p + "mlp.down_proj.weight"), 1);
       w.layers.push_back(std::move(l));
     }
-    w.final_norm = whole("final_norm", "model.norm.weight");
+    w.final_norm = norm("model.norm.weight");
     w.lm_head = c_.tie_word_embeddings ? w.embed : whole("lm_head", "lm_head.weight");
-    std::vector<float> inv = rope_inv_freq(c_);
-    w.inv_freq = be_.upload(inv.data(), DType::F32, {int64_t(inv.size())}, false);
+    upload_rope(c_, be_, w);
     return w;
   }
 
@@ -219,6 +238,21 @@ class Loader {
 };
 
 }  // namespace
+
+std::vector<float> norm_plus_one(const void* w, DType dtype, int64_t n) {
+  std::vector<float> f(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) f[size_t(i)] = 1.0f + load_as_f32(w, dtype, size_t(i));
+  return f;
+}
+
+void upload_rope(const ModelConfig& cfg, Backend& be, ModelWeights& w) {
+  const std::vector<float> inv = rope_inv_freq(cfg);
+  w.inv_freq = be.upload(inv.data(), DType::F32, {int64_t(inv.size())}, false);
+  if (cfg.rope_local_theta > 0) {
+    const std::vector<float> loc = rope_inv_freq(cfg, true);
+    w.inv_freq_local = be.upload(loc.data(), DType::F32, {int64_t(loc.size())}, false);
+  }
+}
 
 Split ShardPlan::split_for(const std::string& canonical_name) const {
   const auto dot = canonical_name.rfind('.');

@@ -23,6 +23,8 @@ struct ShardPlan {
   Split split_for(const std::string& canonical_name) const;
 };
 
+// Norm weights hold the factor the norm multiplies by: for Gemma, whose checkpoints store w of
+// x·(1 + w), that is 1 + w in F32, made at load (as transformers computes it, in fp32).
 struct LayerWeights {
   Tensor attn_norm;  // [H]
   Tensor qkv;        // [(nq + 2 nkv) * D, H]
@@ -30,6 +32,9 @@ struct LayerWeights {
   std::optional<Tensor> q_norm, k_norm;  // [D] (Qwen3)
   Tensor o_proj;     // [H, nq * D]
   Tensor mlp_norm;   // [H]
+  // Gemma's sandwich norms, on the attention output and the MLP output before each is added to
+  // the residual.
+  std::optional<Tensor> post_attn_norm, post_mlp_norm;  // [H]
   Tensor gate_up;    // [2 I, H]: gate rows, then up rows
   Tensor down;       // [H, I]
 };
@@ -40,6 +45,12 @@ struct ModelWeights {
   Tensor final_norm; // [H]
   Tensor lm_head;    // [V, H]; the embedding itself when tied
   Tensor inv_freq;   // F32 [D / 2], RoPE frequencies with the config's scaling applied
+  // The sliding layers' own frequencies (Gemma 3's rope_local_base_freq, no scaling); when
+  // absent every layer uses inv_freq.
+  std::optional<Tensor> inv_freq_local;
+  const Tensor& layer_inv_freq(const ModelConfig& cfg, int layer) const {
+    return inv_freq_local && cfg.layer_is_sliding(layer) ? *inv_freq_local : inv_freq;
+  }
 };
 
 // Checks presence, dtype and shape of every tensor the config needs, without uploading
@@ -53,7 +64,14 @@ ModelWeights load_weights(const ModelConfig& cfg, const WeightFiles& files, Back
                           const ShardPlan& plan = {}, const ProgressFn& progress = {});
 
 // RoPE inverse frequencies (length head_dim / 2) as Hugging Face computes them, including
-// `rope_scaling` type llama3 and linear.
-std::vector<float> rope_inv_freq(const ModelConfig& cfg);
+// `rope_scaling` type llama3 and linear. `local`: the sliding layers' base (rope_local_theta)
+// without scaling, as Gemma 3's local rotary embedding.
+std::vector<float> rope_inv_freq(const ModelConfig& cfg, bool local = false);
+
+// Uploads inv_freq (and inv_freq_local when the config has a local RoPE base).
+void upload_rope(const ModelConfig& cfg, Backend& backend, ModelWeights& w);
+
+// Gemma's norm weights as the factor they multiply by: 1 + w, in F32.
+std::vector<float> norm_plus_one(const void* w, DType dtype, int64_t n);
 
 }  // namespace ember

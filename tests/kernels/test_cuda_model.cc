@@ -53,7 +53,8 @@ TEST(CudaModel, RandomModelsOfEveryArchMatchCpu) {
   EMBER_REQUIRE_GPU();
   const auto dir = std::filesystem::temp_directory_path() /
                    ("ember_cuda_model_" + std::to_string(getpid()));
-  for (Arch arch : {Arch::Llama, Arch::Mistral, Arch::Qwen2, Arch::Qwen3, Arch::Phi3}) {
+  for (Arch arch : {Arch::Llama, Arch::Mistral, Arch::Qwen2, Arch::Qwen3, Arch::Phi3,
+                    Arch::Gemma2, Arch::Gemma3}) {
     RandomModelOptions o;
     o.arch = arch;
     o.hidden = 128;

@@ -183,6 +183,34 @@ TEST(CudaOps, SiluMulAndGatherRows) {
   }
 }
 
+// Gemma's pointwise ops: GeGLU, the embedding scale and the final logit soft-cap.
+TEST(CudaOps, GeluTanhMulScaleAndSoftcap) {
+  EMBER_REQUIRE_GPU();
+  const uint32_t seed = test::fresh_seed();
+  SCOPED_TRACE(seed);
+  std::mt19937 g(seed);
+  for (DType act : test::activation_modes()) {
+    Backends b(act);
+    for (auto [T, I] : {std::pair{1, 100}, {9, 2048}, {64, 3000}}) {
+      SCOPED_TRACE(mode(act) + " T=" + std::to_string(T) + " I=" + std::to_string(I));
+      auto gu = rand_bf16(size_t(T) * 2 * I, g, 3.f);
+      Tensor gc = put(*b.cpu, gu, DType::F32, {T, 2 * I}), gg = put(*b.gpu, gu, act, {T, 2 * I});
+      Tensor oc = b.cpu->alloc(DType::F32, {T, I}), og = poisoned(*b.gpu, act, {T, I});
+      b.cpu->gelu_tanh_mul(gc, oc);
+      b.gpu->gelu_tanh_mul(gg, og);
+      EXPECT_LE(rel_err(get(*b.gpu, og), test::expected_as(get(*b.cpu, oc), act)), kOpTol);
+      b.cpu->scale(gc, 25.29822f);
+      b.gpu->scale(gg, 25.29822f);
+      EXPECT_LE(rel_err(get(*b.gpu, gg), test::expected_as(get(*b.cpu, gc), act)), kOpTol);
+    }
+    auto x = rand_bf16(size_t(3) * 5000, g, 80.f);
+    Tensor xc = put(*b.cpu, x, DType::F32, {3, 5000}), xg = put(*b.gpu, x, DType::F32, {3, 5000});
+    b.cpu->softcap(xc, 30.f);
+    b.gpu->softcap(xg, 30.f);
+    EXPECT_LE(rel_err(get(*b.gpu, xg), get(*b.cpu, xc)), kOpTol);
+  }
+}
+
 TEST(CudaOps, QkRmsNorm) {
   EMBER_REQUIRE_GPU();
   const uint32_t seed = test::fresh_seed();
@@ -341,8 +369,9 @@ TEST(CudaOps, PagedAttentionPrefillMixedLengths) {
   const std::vector<SeqCase> seqs{{0, 1}, {0, 37}, {50, 20}, {5, 100}, {130, 1}, {0, 16}};
   for (AttnShape a : {AttnShape{4, 4, 64, 0.125f, 0}, AttnShape{8, 2, 128, 0.088f, 0},
                       AttnShape{8, 4, 8, 0.35f, 0}, AttnShape{12, 4, 96, 0.1f, 0},
-                      AttnShape{4, 2, 256, 0.0625f, 0}, AttnShape{8, 2, 64, 0.125f, 37}}) {
-    SCOPED_TRACE(shape_name(a));
+                      AttnShape{4, 2, 256, 0.0625f, 0}, AttnShape{8, 2, 64, 0.125f, 37},
+                      AttnShape{8, 2, 256, 0.0625f, 37, 1.5f}}) {
+    SCOPED_TRACE(shape_name(a) + " softcap=" + std::to_string(a.logit_softcap));
     check_attention(a, seqs, g);
   }
 }
@@ -357,8 +386,9 @@ TEST(CudaOps, PagedAttentionDecodeSplitAndGqa) {
   for (AttnShape a : {AttnShape{8, 2, 128, 0.088f, 0}, AttnShape{32, 2, 64, 0.125f, 0},
                       AttnShape{8, 8, 64, 0.125f, 0}, AttnShape{8, 4, 8, 0.35f, 0},
                       AttnShape{12, 4, 96, 0.1f, 0}, AttnShape{8, 1, 256, 0.0625f, 0},
-                      AttnShape{8, 2, 128, 0.088f, 1000}}) {
-    SCOPED_TRACE(shape_name(a));
+                      AttnShape{8, 2, 128, 0.088f, 1000},
+                      AttnShape{4, 1, 256, 0.0625f, 512, 1.5f}}) {
+    SCOPED_TRACE(shape_name(a) + " softcap=" + std::to_string(a.logit_softcap));
     check_attention(a, few, g);
   }
   // Many sequences: one part each, written directly.

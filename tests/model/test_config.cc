@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -9,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/core/error.h"
+#include "engine/model/weights.h"
 #include "tests/test_support.h"
 
 namespace ember {
@@ -147,6 +149,87 @@ TEST(Config, Phi3) {
   EXPECT_FALSE(c.qkv_bias);
 }
 
+// google/gemma-2-2b-it's config.json (its keys and values).
+const char* kGemma2 = R"({"architectures":["Gemma2ForCausalLM"],"attention_bias":false,
+    "attn_logit_softcapping":50.0,"bos_token_id":2,"cache_implementation":"hybrid",
+    "eos_token_id":[1,107],"final_logit_softcapping":30.0,"head_dim":256,
+    "hidden_act":"gelu_pytorch_tanh","hidden_activation":"gelu_pytorch_tanh","hidden_size":2304,
+    "intermediate_size":9216,"max_position_embeddings":8192,"model_type":"gemma2",
+    "num_attention_heads":8,"num_hidden_layers":26,"num_key_value_heads":4,"pad_token_id":0,
+    "query_pre_attn_scalar":256,"rms_norm_eps":1e-06,"rope_theta":10000.0,
+    "sliding_window":4096,"torch_dtype":"float32","vocab_size":256000})";
+
+TEST(Config, Gemma2) {
+  ModelConfig c = parse(kGemma2);
+  EXPECT_EQ(c.arch, Arch::Gemma2);
+  EXPECT_EQ(c.head_dim, 256);
+  EXPECT_EQ(c.q_dim(), 2048);  // not hidden_size
+  EXPECT_EQ(c.hidden_act, Activation::GeluTanh);
+  EXPECT_TRUE(c.norm_plus_one && c.sandwich_norms && c.scale_embedding);
+  EXPECT_FALSE(c.qk_norm);
+  EXPECT_DOUBLE_EQ(c.query_pre_attn_scalar, 256);
+  EXPECT_DOUBLE_EQ(c.attn_logit_softcap, 50);
+  EXPECT_DOUBLE_EQ(c.final_logit_softcap, 30);
+  EXPECT_EQ(c.sliding_window, 4096);
+  // Even layers slide, odd ones are global (transformers' Gemma2Config default).
+  EXPECT_TRUE(c.layer_is_sliding(0));
+  EXPECT_FALSE(c.layer_is_sliding(1));
+  EXPECT_TRUE(c.layer_is_sliding(24));
+  EXPECT_FALSE(c.layer_is_sliding(25));
+  EXPECT_EQ(c.eos_token_ids, (std::vector<int>{1, 107}));
+  // Soft-capping switched off with null.
+  ModelConfig n = parse(with(kGemma2, R"("final_logit_softcapping":30.0)",
+                             R"("final_logit_softcapping":null)"));
+  EXPECT_DOUBLE_EQ(n.final_logit_softcap, 0);
+  EXPECT_DOUBLE_EQ(n.attn_logit_softcap, 50);
+  expect_error(with(kGemma2, R"("hidden_activation":"gelu_pytorch_tanh")",
+                    R"("hidden_activation":"relu")"),
+               {"config.json", "hidden_activation=\"relu\"", "not supported"});
+}
+
+// google/gemma-3-270m's config.json (text model), with layer_types shortened by the test.
+const char* kGemma3 = R"({"architectures":["Gemma3ForCausalLM"],"model_type":"gemma3_text",
+    "attention_bias":false,"attn_logit_softcapping":null,"bos_token_id":2,"eos_token_id":1,
+    "final_logit_softcapping":null,"head_dim":256,"hidden_activation":"gelu_pytorch_tanh",
+    "hidden_size":640,"intermediate_size":2048,"max_position_embeddings":32768,
+    "num_attention_heads":4,"num_hidden_layers":18,"num_key_value_heads":1,"pad_token_id":0,
+    "query_pre_attn_scalar":256,"rms_norm_eps":1e-06,"rope_local_base_freq":10000.0,
+    "rope_scaling":null,"rope_theta":1000000.0,"sliding_window":512,
+    "torch_dtype":"bfloat16","vocab_size":262144})";
+
+TEST(Config, Gemma3) {
+  ModelConfig c = parse(kGemma3);
+  EXPECT_EQ(c.arch, Arch::Gemma3);
+  EXPECT_TRUE(c.qk_norm);
+  EXPECT_EQ(c.num_kv_heads, 1);
+  EXPECT_EQ(c.q_dim(), 1024);
+  EXPECT_DOUBLE_EQ(c.attn_logit_softcap, 0);
+  EXPECT_DOUBLE_EQ(c.final_logit_softcap, 0);
+  EXPECT_DOUBLE_EQ(c.rope_theta, 1e6);
+  EXPECT_DOUBLE_EQ(c.rope_local_theta, 1e4);
+  // No layer_types: every sixth layer is global (sliding_window_pattern 6).
+  for (int l = 0; l < 18; ++l) EXPECT_EQ(c.layer_is_sliding(l), (l + 1) % 6 != 0) << l;
+  // layer_types, when given, decides.
+  const std::string sw = R"("sliding_window":512,)";
+  std::string types = R"("layer_types":[)";
+  for (int l = 0; l < 18; ++l)
+    types += std::string(l ? "," : "") +
+             (l == 3 ? R"("full_attention")" : R"("sliding_attention")");
+  ModelConfig t = parse(with(kGemma3, sw, sw + types + "],"));
+  for (int l = 0; l < 18; ++l) EXPECT_EQ(t.layer_is_sliding(l), l != 3) << l;
+  expect_error(with(kGemma3, sw, sw + R"("layer_types":["full_attention"],)"),
+               {"config.json", "layer_types has 1 entries", "num_hidden_layers=18"});
+  expect_error(with(kGemma3, sw, sw + R"("layer_types":[1],)"), {"config.json", "layer_types[]"});
+  // The local layers' RoPE has its own base and no scaling.
+  ModelConfig s = parse(with(kGemma3, R"("rope_scaling":null)",
+                             R"("rope_scaling":{"rope_type":"linear","factor":8.0})"));
+  const std::vector<float> global = rope_inv_freq(s), local = rope_inv_freq(s, true);
+  EXPECT_FLOAT_EQ(global[0], 1.f / 8);
+  EXPECT_FLOAT_EQ(local[0], 1.f);
+  EXPECT_NEAR(local[1], std::pow(1e4, -2.0 / 256), 1e-7);
+  EXPECT_NEAR(global[1], std::pow(1e6, -2.0 / 256) / 8, 1e-7);
+}
+
 TEST(Config, RejectsUnsupportedRopeScaling) {
   expect_error(with(kPhi3, R"("rope_scaling":null)",
                     R"("rope_scaling":{"type":"longrope","long_factor":[1.0],"short_factor":[1.0]})"),
@@ -161,9 +244,10 @@ TEST(Config, RejectsUnsupportedRopeScaling) {
 TEST(Config, UnsupportedArchitectureListsTheSupportedOnes) {
   expect_error(R"({"architectures":["GPT2LMHeadModel"],"hidden_size":8})",
                {"config.json", "GPT2LMHeadModel", "LlamaForCausalLM", "MistralForCausalLM",
-                "Qwen2ForCausalLM", "Qwen3ForCausalLM", "Phi3ForCausalLM"});
+                "Qwen2ForCausalLM", "Qwen3ForCausalLM", "Phi3ForCausalLM", "Gemma2ForCausalLM",
+                "Gemma3ForCausalLM"});
   expect_error(R"({"hidden_size":8})", {"config.json", "architectures", "supported"});
-  EXPECT_EQ(supported_architectures().size(), 5u);
+  EXPECT_EQ(supported_architectures().size(), 7u);
   EXPECT_EQ(arch_hf_name(Arch::Qwen3), "Qwen3ForCausalLM");
 }
 

@@ -76,6 +76,10 @@ class Model {
     for (auto [key, value] : overrides.get_object()) {
       if (key == "sliding_window")
         cfg_.sliding_window = int(int64_t(value));
+      else if (key == "attn_logit_softcapping")
+        cfg_.attn_logit_softcap = double(value);
+      else if (key == "final_logit_softcapping")
+        cfg_.final_logit_softcap = double(value);
       else
         ADD_FAILURE() << "unknown config override " << key;
     }
@@ -134,8 +138,8 @@ std::vector<std::pair<std::string, Rel>> compare(Model& m, element ref,
 }
 
 TEST(HfParity, GoldenFilesArePresent) {
-  // 5 architectures x {f32, bf16}.
-  EXPECT_EQ(golden_files().size(), 10u);
+  // 7 architectures x {f32, bf16}.
+  EXPECT_EQ(golden_files().size(), 14u);
 }
 
 TEST(HfParity, CpuForwardMatchesTransformers) {

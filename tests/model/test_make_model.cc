@@ -86,7 +86,9 @@ TEST_F(MakeModel, GoldenBytes) {
 }
 
 TEST_F(MakeModel, ConfigMatchesOptionsForEveryArch) {
-  for (Arch a : {Arch::Llama, Arch::Mistral, Arch::Qwen2, Arch::Qwen3, Arch::Phi3}) {
+  for (Arch a : {Arch::Llama, Arch::Mistral, Arch::Qwen2, Arch::Qwen3, Arch::Phi3, Arch::Gemma2,
+                 Arch::Gemma3}) {
+    const bool gemma = a == Arch::Gemma2 || a == Arch::Gemma3;
     RandomModelOptions o;
     o.arch = a;
     o.hidden = 96;
@@ -107,12 +109,21 @@ TEST_F(MakeModel, ConfigMatchesOptionsForEveryArch) {
     EXPECT_EQ(c.intermediate_size, 80);
     EXPECT_EQ(c.vocab_size, 300);
     EXPECT_EQ(c.dtype, DType::F16);
-    EXPECT_EQ(c.head_dim, a == Arch::Qwen3 ? 32 : 16);
+    EXPECT_EQ(c.head_dim, a == Arch::Qwen3 || a == Arch::Gemma3 ? 32 : 16);
     EXPECT_EQ(c.qkv_bias, a == Arch::Qwen2);
-    EXPECT_EQ(c.qk_norm, a == Arch::Qwen3);
-    EXPECT_EQ(c.tie_word_embeddings, a == Arch::Llama || a == Arch::Qwen3);
-    EXPECT_EQ(c.rope_scaling.type,
-              a == Arch::Llama ? RopeScaling::Type::Llama3 : RopeScaling::Type::None);
+    EXPECT_EQ(c.qk_norm, a == Arch::Qwen3 || a == Arch::Gemma3);
+    EXPECT_EQ(c.tie_word_embeddings, a == Arch::Llama || a == Arch::Qwen3 || gemma);
+    EXPECT_EQ(c.rope_scaling.type, a == Arch::Llama    ? RopeScaling::Type::Llama3
+                                   : a == Arch::Gemma3 ? RopeScaling::Type::Linear
+                                                       : RopeScaling::Type::None);
+    EXPECT_EQ(c.sandwich_norms, gemma);
+    EXPECT_EQ(c.hidden_act, gemma ? Activation::GeluTanh : Activation::Silu);
+    if (gemma) {  // alternating sliding and global layers
+      EXPECT_TRUE(c.layer_is_sliding(0));
+      EXPECT_FALSE(c.layer_is_sliding(1));
+      EXPECT_TRUE(c.layer_is_sliding(2));
+      EXPECT_DOUBLE_EQ(c.query_pre_attn_scalar, c.head_dim + 8);
+    }
     // eos: <|im_end|> then <|endoftext|> (generation_config), both inside the vocab.
     EXPECT_EQ(c.eos_token_ids, (std::vector<int>{299, 297}));
     EXPECT_EQ(c.bos_token_id, 297);
@@ -127,7 +138,8 @@ TEST_F(MakeModel, ConfigMatchesOptionsForEveryArch) {
       EXPECT_EQ(wf.get(p + "mlp.up_proj.weight").shape, (Shape{80, 96}));
     }
     EXPECT_EQ(wf.find("model.layers.0.self_attn.q_proj.bias") != nullptr, a == Arch::Qwen2);
-    EXPECT_EQ(wf.find("model.layers.0.self_attn.q_norm.weight") != nullptr, a == Arch::Qwen3);
+    EXPECT_EQ(wf.find("model.layers.0.self_attn.q_norm.weight") != nullptr, c.qk_norm);
+    EXPECT_EQ(wf.find("model.layers.0.post_feedforward_layernorm.weight") != nullptr, gemma);
     EXPECT_EQ(wf.find("lm_head.weight") != nullptr, !c.tie_word_embeddings);
     for (const auto& [name, t] : wf.all()) EXPECT_EQ(t->dtype, DType::F16) << name;
   }

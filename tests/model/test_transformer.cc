@@ -52,7 +52,8 @@ std::vector<int32_t> ids_of(int n, int salt) {
 }
 
 TEST(Transformer, ScratchReuseAcrossStepSizesKeepsResults) {
-  for (Arch arch : {Arch::Llama, Arch::Qwen2, Arch::Qwen3, Arch::Phi3}) {
+  for (Arch arch :
+       {Arch::Llama, Arch::Qwen2, Arch::Qwen3, Arch::Phi3, Arch::Gemma2, Arch::Gemma3}) {
     RandomModelOptions o;
     o.arch = arch;
     o.seed = 5;
@@ -100,7 +101,8 @@ TEST(Transformer, StepWithoutLogitRowsReturnsNoLogitsButFillsTheCache) {
 // on the logit rows alone. The logits must be bit for bit those of the same step with every
 // row's logits wanted (which runs every row through), and so must the cache the next step reads.
 TEST(Transformer, LastLayerOnLogitRowsOnlyGivesTheWholeStepsLogits) {
-  for (Arch arch : {Arch::Llama, Arch::Mistral, Arch::Qwen2, Arch::Qwen3, Arch::Phi3}) {
+  for (Arch arch : {Arch::Llama, Arch::Mistral, Arch::Qwen2, Arch::Qwen3, Arch::Phi3,
+                    Arch::Gemma2, Arch::Gemma3}) {
     SCOPED_TRACE(arch_hf_name(arch));
     RandomModelOptions o;
     o.arch = arch;

@@ -59,6 +59,9 @@ class HostBackend : public Backend {
   void paged_attention(const Tensor&, const KvCache&, int, const StepTensors&, const AttnShape&,
                        Tensor&) override {}
   void silu_mul(const Tensor&, Tensor&) override {}
+  void gelu_tanh_mul(const Tensor&, Tensor&) override {}
+  void scale(Tensor&, float) override {}
+  void softcap(Tensor&, float) override {}
   void all_reduce(Tensor&) override {}
   void gather_rows(const Tensor&, const StepTensors&, Tensor&) override {}
   void copy_kv_blocks(KvCache&, std::span<const std::pair<int32_t, int32_t>>) override {}
@@ -116,7 +119,8 @@ class Weights : public ::testing::Test {
 };
 
 TEST_F(Weights, LoadsEveryArchitecture) {
-  for (Arch a : {Arch::Llama, Arch::Mistral, Arch::Qwen2, Arch::Qwen3, Arch::Phi3}) {
+  for (Arch a : {Arch::Llama, Arch::Mistral, Arch::Qwen2, Arch::Qwen3, Arch::Phi3, Arch::Gemma2,
+                 Arch::Gemma3}) {
     SCOPED_TRACE(arch_hf_name(a));
     const std::string d = make(a, std::string(arch_hf_name(a)));
     ModelConfig c = load_model_config(d);
@@ -146,8 +150,10 @@ TEST_F(Weights, LoadsEveryArchitecture) {
       EXPECT_EQ(l.down.shape, (Shape{H, I}));
       EXPECT_EQ(l.attn_norm.shape, Shape{H});
       EXPECT_EQ(l.qkv_bias.has_value(), a == Arch::Qwen2);
-      EXPECT_EQ(l.q_norm.has_value(), a == Arch::Qwen3);
-      EXPECT_EQ(l.k_norm.has_value(), a == Arch::Qwen3);
+      EXPECT_EQ(l.q_norm.has_value(), c.qk_norm);
+      EXPECT_EQ(l.k_norm.has_value(), c.qk_norm);
+      EXPECT_EQ(l.post_attn_norm.has_value(), c.sandwich_norms);
+      EXPECT_EQ(l.post_mlp_norm.has_value(), c.sandwich_norms);
       if (a == Arch::Phi3) {
         EXPECT_EQ(bytes_of(l.qkv), bytes_of(wf.get(p + "self_attn.qkv_proj.weight")));
         EXPECT_EQ(bytes_of(l.gate_up), bytes_of(wf.get(p + "mlp.gate_up_proj.weight")));
@@ -167,10 +173,27 @@ TEST_F(Weights, LoadsEveryArchitecture) {
       }
       if (l.q_norm) {
         EXPECT_EQ(l.q_norm->shape, Shape{D});
-        EXPECT_EQ(bytes_of(*l.k_norm), bytes_of(wf.get(p + "self_attn.k_norm.weight")));
+        if (!c.norm_plus_one)
+          EXPECT_EQ(bytes_of(*l.k_norm), bytes_of(wf.get(p + "self_attn.k_norm.weight")));
+      }
+      if (c.norm_plus_one) {
+        // Gemma's norms hold the factor 1 + w, in F32; its MLP norm is pre_feedforward's.
+        const auto factor_of = [&](const Tensor& t, const std::string& name) {
+          const TensorView& v = wf.get(name);
+          ASSERT_EQ(t.dtype, DType::F32) << name;
+          ASSERT_EQ(t.numel(), v.numel()) << name;
+          for (int64_t k = 0; k < t.numel(); ++k)
+            ASSERT_EQ(t.as<float>()[k], 1.f + load_as_f32(v.data, v.dtype, size_t(k))) << name;
+        };
+        factor_of(l.attn_norm, p + "input_layernorm.weight");
+        factor_of(*l.post_attn_norm, p + "post_attention_layernorm.weight");
+        factor_of(l.mlp_norm, p + "pre_feedforward_layernorm.weight");
+        factor_of(*l.post_mlp_norm, p + "post_feedforward_layernorm.weight");
+        if (l.k_norm) factor_of(*l.k_norm, p + "self_attn.k_norm.weight");
       }
       EXPECT_EQ(bytes_of(l.o_proj), bytes_of(wf.get(p + "self_attn.o_proj.weight")));
     }
+    EXPECT_EQ(w.inv_freq_local.has_value(), a == Arch::Gemma3);
     if (c.tie_word_embeddings)
       EXPECT_EQ(w.lm_head.data, w.embed.data);
     else

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -29,6 +31,36 @@ std::string rope_desc(const ModelConfig& c) {
                          c.rope_scaling.original_max_position_embeddings);
   }
   return "?";
+}
+
+std::string window_desc(const ModelConfig& c) {
+  if (c.sliding_window <= 0) return "";
+  int sliding = c.num_layers;
+  if (!c.sliding_layers.empty()) {
+    sliding = 0;
+    for (int l = 0; l < c.num_layers; ++l) sliding += c.layer_is_sliding(l);
+  }
+  std::string s = fmt::format("; sliding window {} on {} of {} layers", c.sliding_window, sliding,
+                              c.num_layers);
+  if (c.rope_local_theta > 0) s += fmt::format(" (their rope theta {})", c.rope_local_theta);
+  return s;
+}
+
+// Gemma's departures from the Llama layer, when present.
+std::string attention_desc(const ModelConfig& c) {
+  std::vector<std::string> parts;
+  if (c.qk_norm) parts.push_back("q/k RMSNorm");
+  if (c.query_pre_attn_scalar > 0)
+    parts.push_back(fmt::format("scale 1/sqrt({})", c.query_pre_attn_scalar));
+  if (c.attn_logit_softcap > 0) parts.push_back(fmt::format("score soft-cap {}", c.attn_logit_softcap));
+  if (c.final_logit_softcap > 0)
+    parts.push_back(fmt::format("final logit soft-cap {}", c.final_logit_softcap));
+  if (c.sandwich_norms) parts.push_back("norms before and after attention and MLP");
+  if (c.norm_plus_one) parts.push_back("RMSNorm x(1+w)");
+  if (c.scale_embedding) parts.push_back("embedding x sqrt(hidden)");
+  std::string s;
+  for (const auto& p : parts) s += (s.empty() ? "" : "; ") + p;
+  return s;
 }
 
 // What "fits next to the weights" assumes: 90% of the card is usable (the CUDA context, the
@@ -66,8 +98,12 @@ void run_inspect(const std::string& dir) {
   fmt::print("vocab          {}{}\n", c.vocab_size,
              c.tie_word_embeddings ? " (lm_head tied to the embedding)" : "");
   fmt::print("context        {} positions; rope theta {}, scaling {}{}\n",
-             c.max_position_embeddings, c.rope_theta, rope_desc(c),
-             c.sliding_window ? fmt::format("; sliding window {}", c.sliding_window) : "");
+             c.max_position_embeddings, c.rope_theta, rope_desc(c), window_desc(c));
+  fmt::print("mlp            {}\n",
+             c.hidden_act == Activation::GeluTanh ? "GeGLU (gelu tanh)" : "SwiGLU (silu)");
+  if (c.sandwich_norms || c.qk_norm || c.attn_logit_softcap > 0 || c.final_logit_softcap > 0 ||
+      c.query_pre_attn_scalar > 0)
+    fmt::print("attention      {}\n", attention_desc(c));
   fmt::print("parameters     {} ({})\n", params,
              params >= 1000000000 ? fmt::format("{:.2f} B", double(params) / 1e9)
                                   : fmt::format("{:.2f} M", double(params) / 1e6));

@@ -35,7 +35,7 @@ void add_make_model_command(CLI::App& app) {
   auto args = std::make_shared<MakeModelArgs>();
   auto* cmd = app.add_subcommand(
       "make-model", "Write a small random model (config, safetensors, tokenizer) to a folder");
-  cmd->add_option("--arch", args->arch, "llama, mistral, qwen2, qwen3, phi3 (or a HF name)")
+  cmd->add_option("--arch", args->arch, "llama, mistral, qwen2, qwen3, phi3, gemma2, gemma3 (or a HF name)")
       ->required();
   cmd->add_option("--out", args->out, "Output folder (created if missing)")->required();
   cmd->add_option("--hidden", args->opts.hidden, "Hidden size")->capture_default_str();
