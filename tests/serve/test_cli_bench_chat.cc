@@ -276,5 +276,37 @@ TEST_F(CliServe, ChatIsMultiTurnAndReproducibleWithASeed) {
   EXPECT_EQ(after_reset.tokens, first.tokens);
 }
 
+// A Gemma model chats through Gemma's own template (user/model turns, no system role): the
+// second turn's prompt holds the first exchange in the template's format, and a system message,
+// which the template refuses, is a clear error for that turn rather than a crash.
+TEST_F(CliServe, ChatWithAGemmaModelUsesItsTemplate) {
+  EMBER_REQUIRE_ASSET("templates/google-gemma-2-2b-it.jinja");
+  const fs::path m = dir_ / "gemma";
+  auto r = sh(test::ember_binary() + " make-model --arch gemma3 --out " + m.string() +
+              " --vocab 400 --seed 4");
+  ASSERT_EQ(r.code, 0) << r.out;
+  fs::copy_file(test::asset("templates/google-gemma-2-2b-it.jinja"), m / "chat_template.jinja");
+  const std::string chat = test::ember_binary() + " chat --model " + m.string() +
+                           " --max-tokens 3 --seed 2 --kv-cache-gb 0.01 --threads 1 --show-prompt";
+  r = sh("printf 'hi\\nand again\\n' | " + chat);
+  ASSERT_EQ(r.code, 0) << r.out;
+  const std::string turn1 = "<start_of_turn>user\nhi<end_of_turn>\n<start_of_turn>model\n";
+  EXPECT_NE(r.out.find("<|endoftext|>" + turn1 + "\n[/prompt]"), std::string::npos) << r.out;
+  // Turn 2: turn 1, the model's reply closed by <end_of_turn>, then the new user turn.
+  const size_t second = r.out.find("[prompt: ", r.out.find("[/prompt]"));
+  ASSERT_NE(second, std::string::npos) << r.out;
+  const std::string rest = r.out.substr(second);
+  EXPECT_NE(rest.find(turn1), std::string::npos) << rest;
+  EXPECT_NE(rest.find("<end_of_turn>\n<start_of_turn>user\nand again<end_of_turn>\n"
+                      "<start_of_turn>model\n\n[/prompt]"),
+            std::string::npos)
+      << rest;
+
+  // The turn fails with the template's own message; the session goes on (it is interactive).
+  r = sh("printf 'hi\\n' | " + chat + " --system 'be brief'");
+  EXPECT_NE(r.out.find("[error: chat template: System role not supported]"), std::string::npos)
+      << r.out;
+}
+
 }  // namespace
 }  // namespace ember
