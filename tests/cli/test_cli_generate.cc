@@ -84,7 +84,8 @@ TEST(CliGenerate, BadInputIsAnErrorNotACrash) {
   auto both = run_ember("generate" + m + " --prompt hi --prompt-ids 1");
   EXPECT_EQ(both.code, 2);
   auto no_model = run_ember("generate --model /nonexistent/dir");
-  EXPECT_EQ(no_model.code, 2);
+  EXPECT_EQ(no_model.code, 1);
+  EXPECT_THAT(no_model.out, HasSubstr("--model /nonexistent/dir: no such folder"));
   auto bad_backend = run_ember("generate" + m + " --backend gpu");
   EXPECT_EQ(bad_backend.code, 2);
   auto bad_temp = run_ember("generate" + m + " --temperature -1");

@@ -88,6 +88,10 @@ TEST_F(CliModel, BadArgumentsFail) {
 TEST_F(CliModel, InspectErrors) {
   CliResult r = ember("inspect --model " + out("absent"));
   EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.out, HasSubstr(out("absent") + ": no such folder"));
+  fs::create_directories(dir_ / "empty");
+  r = ember("inspect --model " + out("empty"));
+  EXPECT_EQ(r.code, 1);
   EXPECT_THAT(r.out, HasSubstr("config.json"));
   ASSERT_EQ(ember("make-model --arch llama --out " + out()).code, 0);
   fs::resize_file(dir_ / "m" / "model.safetensors", 100);
@@ -95,6 +99,26 @@ TEST_F(CliModel, InspectErrors) {
   EXPECT_EQ(r.code, 1);
   EXPECT_THAT(r.out, HasSubstr("model.safetensors"));
   EXPECT_EQ(ember("inspect").code, 2);
+}
+
+// A model that tools/fetch-models.sh converted into $XDG_CACHE_HOME/ember/models/NAME is
+// `--model NAME`; an unknown name says what was fetched and how to fetch more.
+TEST_F(CliModel, ShortNamesResolveToFetchedModels) {
+  const fs::path cache = dir_ / "cache";
+  ASSERT_EQ(ember("make-model --arch gemma3 --out " + (cache / "ember/models/tiny").string()).code,
+            0);
+  const std::string env = "XDG_CACHE_HOME=" + cache.string() + " ";
+  CliResult r = ember::test::run_command(env + ember::test::ember_binary() +
+                                         " inspect --model tiny 2>&1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr((cache / "ember/models/tiny").string()));
+  EXPECT_THAT(r.out, HasSubstr("Gemma3ForCausalLM"));
+  r = ember::test::run_command(env + ember::test::ember_binary() +
+                               " generate --model qwen2.5-0.5b --prompt-ids 1 2>&1");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("no fetched model of that name"));
+  EXPECT_THAT(r.out, HasSubstr("(fetched: tiny)"));
+  EXPECT_THAT(r.out, HasSubstr("tools/fetch-models.sh"));
 }
 
 }  // namespace

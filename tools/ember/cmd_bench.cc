@@ -21,6 +21,7 @@
 #include "engine/serve/transformer_runner.h"
 #include "tools/ember/backend_choice.h"
 #include "tools/ember/commands.h"
+#include "tools/ember/model_names.h"
 
 namespace ember::cli {
 
@@ -302,7 +303,7 @@ void run_bench(const BenchArgs& a) {
 void add_bench_command(CLI::App& app) {
   auto a = std::make_shared<BenchArgs>();
   auto* cmd = app.add_subcommand("bench", "Offline serving benchmark through the engine");
-  auto* m = cmd->add_option("--model", a->model, "Model folder");
+  auto* m = cmd->add_option("--model", a->model, "Model folder, or the name of one tools/fetch-models.sh fetched");
   cmd->add_option("--dummy-weights", a->dummy_weights,
                   "Random weights of a config instead of --model: a bench/configs name "
                   "(llama-3-8b) or a config.json path")
@@ -326,7 +327,10 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--temperature", a->temperature, "Sampling temperature")->capture_default_str();
   cmd->add_option("--seed", a->seed, "Request i uses seed + i")->capture_default_str();
   cmd->add_flag("--ignore-eos", a->ignore_eos, "Always generate --max-tokens tokens");
-  cmd->callback([a] { run_bench(*a); });
+  cmd->callback([a] {
+    a->model = resolve_model_arg(a->model);
+    run_bench(*a);
+  });
 }
 
 }  // namespace ember::cli

@@ -11,6 +11,7 @@
 #include "engine/serve/transformer_runner.h"
 #include "tools/ember/backend_choice.h"
 #include "tools/ember/commands.h"
+#include "tools/ember/model_names.h"
 #include "tools/ember/sampling_options.h"
 
 namespace ember::cli {
@@ -98,7 +99,7 @@ void run_chat(const ChatArgs& a) {
 void add_chat_command(CLI::App& app) {
   auto a = std::make_shared<ChatArgs>();
   auto* cmd = app.add_subcommand("chat", "Interactive multi-turn chat with a model");
-  cmd->add_option("--model", a->model, "Model folder")->required();
+  cmd->add_option("--model", a->model, "Model folder, or the name of one tools/fetch-models.sh fetched")->required();
   cmd->add_option("--system", a->system, "System prompt");
   cmd->add_option("--max-tokens", a->max_tokens, "Reply length limit")->capture_default_str();
   add_sampling_options(cmd, a->sampling);
@@ -109,7 +110,10 @@ void add_chat_command(CLI::App& app) {
                 "Print each turn's prompt (the templated conversation so far) and its token count "
                 "to stderr");
   add_backend_options(cmd, a->backend);
-  cmd->callback([a] { run_chat(*a); });
+  cmd->callback([a] {
+    a->model = resolve_model_arg(a->model);
+    run_chat(*a);
+  });
 }
 
 }  // namespace ember::cli

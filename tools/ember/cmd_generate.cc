@@ -13,6 +13,7 @@
 #include "engine/serve/transformer_runner.h"
 #include "tools/ember/backend_choice.h"
 #include "tools/ember/commands.h"
+#include "tools/ember/model_names.h"
 
 namespace ember::cli {
 
@@ -128,8 +129,9 @@ void run_generate(const GenerateArgs& a) {
 void add_generate_command(CLI::App& app) {
   auto a = std::make_shared<GenerateArgs>();
   auto* cmd = app.add_subcommand("generate", "Generate from one prompt (streams as it goes)");
-  auto* m = cmd->add_option("--model", a->model, "Model folder (config.json, *.safetensors)")
-                ->check(CLI::ExistingDirectory);
+  auto* m = cmd->add_option("--model", a->model,
+                            "Model folder (config.json, *.safetensors), or the name of one "
+                            "tools/fetch-models.sh fetched");
   cmd->add_option("--dummy-weights", a->dummy_weights,
                   "Random weights of a config instead of --model: a bench/configs name "
                   "(llama-3-8b) or a config.json path")
@@ -147,7 +149,10 @@ void add_generate_command(CLI::App& app) {
   cmd->add_flag("--raw", a->raw, "Tokenize --prompt as it is (special tokens added), no chat template");
   cmd->add_flag("--print-ids", a->print_ids, "Print the generated ids on one line at the end");
   add_backend_options(cmd, a->backend);
-  cmd->callback([a] { run_generate(*a); });
+  cmd->callback([a] {
+    a->model = resolve_model_arg(a->model);
+    run_generate(*a);
+  });
 }
 
 }  // namespace ember::cli

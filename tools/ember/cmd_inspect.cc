@@ -16,6 +16,7 @@
 #include "engine/model/safetensors.h"
 #include "engine/model/weights.h"
 #include "tools/ember/commands.h"
+#include "tools/ember/model_names.h"
 #include "tools/ember/load_progress.h"
 
 namespace ember::cli {
@@ -136,7 +137,7 @@ void add_inspect_command(CLI::App& app) {
   auto dir = std::make_shared<std::string>();
   auto* cmd = app.add_subcommand("inspect", "Show a model's shape, size and memory needs");
   cmd->add_option("--model", *dir, "Model folder (config.json + safetensors)")->required();
-  cmd->callback([dir] { run_inspect(*dir); });
+  cmd->callback([dir] { run_inspect(resolve_model_arg(*dir)); });
 }
 
 }  // namespace ember::cli

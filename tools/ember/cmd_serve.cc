@@ -28,6 +28,7 @@
 #include "tools/ember/commands.h"
 #include "tools/ember/demo_model.h"
 #include "tools/ember/engine_completion_service.h"
+#include "tools/ember/model_names.h"
 #include "tools/ember/sampling_options.h"
 #include "tools/ember/serve_config.h"
 
@@ -251,7 +252,7 @@ void run_serve(ServeArgs a) {
 void add_serve_command(CLI::App& app) {
   auto a = std::make_shared<ServeArgs>();
   auto* cmd = app.add_subcommand("serve", "Run the miner: axon + OpenAI-compatible API on one port");
-  cmd->add_option("--model", a->model, "Model folder (default: a built-in random demo model)");
+  cmd->add_option("--model", a->model, "Model folder, or the name of one tools/fetch-models.sh fetched (default: a built-in random demo model)");
   cmd->add_option("--model-name", a->model_name, "Name shown by /v1/models (default: the folder's name)");
   cmd->add_option("--config", a->config, "TOML file; keys are the flag names (flags win)");
   cmd->add_option("--host", a->host, "Address to listen on")->capture_default_str();
@@ -303,6 +304,7 @@ void add_serve_command(CLI::App& app) {
       ->capture_default_str();
   cmd->callback([a, cmd] {
     if (!a->config.empty()) apply_toml_config(*cmd, a->config);
+    a->model = resolve_model_arg(a->model);
     run_serve(*a);
   });
 }

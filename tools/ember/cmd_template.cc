@@ -9,6 +9,7 @@
 #include "engine/text/chat_template.h"
 #include "engine/text/jinja/builtins.h"
 #include "tools/ember/commands.h"
+#include "tools/ember/model_names.h"
 
 namespace ember::cli {
 namespace {
@@ -89,7 +90,10 @@ void add_template_command(CLI::App& app) {
   cmd->add_flag("--add-generation-prompt", args->add_generation_prompt, "End with the assistant's turn header");
   cmd->add_option("--date", args->date,
                   "Date strftime_now sees, YYYY-MM-DD[THH:MM:SS] (default: $EMBER_TEMPLATE_DATE or now)");
-  cmd->callback([args] { run_template(*args); });
+  cmd->callback([args] {
+    args->model_dir = resolve_model_arg(args->model_dir);
+    run_template(*args);
+  });
 }
 
 }  // namespace ember::cli

@@ -10,6 +10,7 @@
 
 #include "engine/core/error.h"
 #include "engine/model/random_model.h"
+#include "tools/ember/model_names.h"
 
 namespace ember::cli {
 
@@ -48,10 +49,11 @@ bool is_complete(const fs::path& dir) {
 }  // namespace
 
 std::string demo_model_cache_dir() {
-  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return (fs::path(x) / "ember" / "demo-model").string();
-  const char* home = std::getenv("HOME");
-  if (!home || !*home) fail("demo model: neither XDG_CACHE_HOME nor HOME is set; pass --model DIR");
-  return (fs::path(home) / ".cache" / "ember" / "demo-model").string();
+  try {
+    return (fs::path(ember_cache_root()) / "demo-model").string();
+  } catch (const Error& e) {
+    fail("demo model: {}; pass --model DIR", e.what());
+  }
 }
 
 std::string ensure_demo_model() {
