@@ -2,7 +2,7 @@
 """Checks a folder written by tools/gguf_to_hf.py against transformers' own GGUF loader.
 
 A developer tool, run by hand (not in CI); it needs torch and transformers:
-    python3 -m venv .venv-golden && .venv-golden/bin/pip install torch transformers gguf
+    python3 -m venv .venv-golden && .venv-golden/bin/pip install torch transformers gguf accelerate
     .venv-golden/bin/python tools/check_gguf_conversion.py MODEL_DIR MODEL.gguf
 
 transformers reads a GGUF with its own dequantizer, tensor-name map, config map and tokenizer
