@@ -165,7 +165,9 @@ class CpuBackend final : public Backend {
                    Tensor& out) override {
     cpu::add_rmsnorm(ctx_, residual, x, w, eps, out);
   }
-  Tensor prepare_matmul_weight(const Tensor& w) override { return cpu::pack_bf16_panels(ctx_, w); }
+  Tensor prepare_matmul_weight(const Tensor& w, const RowsConsumed& consumed) override {
+    return cpu::pack_bf16_panels(ctx_, w, consumed);
+  }
   void matmul(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& out) override {
     cpu::matmul(ctx_, x, w, bias, out);
   }

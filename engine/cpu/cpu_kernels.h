@@ -21,7 +21,9 @@ void parallel_ranges(const Ctx& c, int64_t n, int64_t grain,
 void matmul(const Ctx& c, const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& out);
 // engine/cpu/cpu_matmul_panels.cc: bf16 weights packed in 16-row panels (TensorLayout), and the
 // matmul over them. pack_bf16_panels returns w unchanged when it does not apply.
-Tensor pack_bf16_panels(const Ctx& c, const Tensor& w);
+// `consumed(rows)` hears, slab by slab, that rows [0, rows) of w have been read.
+Tensor pack_bf16_panels(const Ctx& c, const Tensor& w,
+                        const std::function<void(int64_t)>& consumed = {});
 void matmul_panels(const Ctx& c, const Tensor& x, const Tensor& w, const float* bias,
                    Tensor& out);
 void rmsnorm(const Ctx& c, const Tensor& x, const Tensor& w, float eps, Tensor& out);

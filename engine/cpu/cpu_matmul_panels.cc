@@ -314,7 +314,8 @@ void run_panels(const Panels& p, int64_t first, int64_t last) {
 
 }  // namespace
 
-Tensor pack_bf16_panels(const Ctx& c, const Tensor& w) {
+Tensor pack_bf16_panels(const Ctx& c, const Tensor& w,
+                        const std::function<void(int64_t)>& consumed) {
   if (w.layout != TensorLayout::RowMajor || w.dtype != DType::BF16 || w.shape.size() != 2 ||
       w.shape[1] % 2 != 0 || w.shape[0] == 0 || w.shape[1] == 0)
     return w;
@@ -331,19 +332,25 @@ Tensor pack_bf16_panels(const Ctx& c, const Tensor& w) {
   const uint32_t* src = w.as<uint32_t>();  // a row's element pair (2j, 2j+1) is word j
   uint32_t* dst = static_cast<uint32_t*>(mem);
   // Row by row within a panel: each source row is read once, in order, and the panel (a few
-  // tens of KiB) stays in cache while its 16 columns of words are filled.
-  c.pool->run(panels, [&](int64_t p) {
-    uint32_t* out = dst + p * panel_words(K);
-    for (int64_t r = 0; r < kPanel; ++r) {
-      const int64_t row = p * kPanel + r;
-      if (row >= N) {
-        for (int64_t j = 0; j < K / 2; ++j) out[j * kPanel + r] = 0;
-        continue;
+  // tens of KiB) stays in cache while its 16 columns of words are filled. Slabs of panels in
+  // order, so that `consumed` can hear of the rows read so far.
+  const int64_t slab = consumed ? 256 : panels;
+  for (int64_t p0 = 0; p0 < panels; p0 += slab) {
+    const int64_t p1 = std::min(panels, p0 + slab);
+    c.pool->run(p1 - p0, [&](int64_t i) {
+      uint32_t* out = dst + (p0 + i) * panel_words(K);
+      for (int64_t r = 0; r < kPanel; ++r) {
+        const int64_t row = (p0 + i) * kPanel + r;
+        if (row >= N) {
+          for (int64_t j = 0; j < K / 2; ++j) out[j * kPanel + r] = 0;
+          continue;
+        }
+        const uint32_t* in = src + row * (K / 2);
+        for (int64_t j = 0; j < K / 2; ++j) out[j * kPanel + r] = in[j];
       }
-      const uint32_t* in = src + row * (K / 2);
-      for (int64_t j = 0; j < K / 2; ++j) out[j * kPanel + r] = in[j];
-    }
-  });
+    });
+    if (consumed) consumed(std::min(N, p1 * kPanel));
+  }
   return t;
 }
 

@@ -7,6 +7,7 @@
 // dtype; matmul weights are [out, in] as in the checkpoints (out = x · wᵀ); accumulation is fp32.
 // The fused QKV activation is [T, (n_heads + 2 * n_kv_heads) * head_dim]: q, then k, then v.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -51,8 +52,16 @@ class Backend {
   // out[T, N] = x[T, K] · w[N, K]ᵀ (+ bias[N])
   virtual void matmul(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& out) = 0;
   // A weight [N, K] as this backend's matmul reads it fastest, for weights used only by matmul
-  // (the model prepares each projection once at load). The default keeps it as it is.
-  virtual Tensor prepare_matmul_weight(const Tensor& w) { return w; }
+  // (the loader prepares each projection once). The default keeps it as it is. Idempotent: a
+  // prepared weight comes back unchanged. `consumed(rows)`, when given, hears as the backend
+  // finishes reading rows [0, rows) of w for a copy, so that the loader can drop a large
+  // weight's mapped pages while it is being prepared rather than after.
+  using RowsConsumed = std::function<void(int64_t rows)>;
+  virtual Tensor prepare_matmul_weight(const Tensor& w, const RowsConsumed& consumed) {
+    (void)consumed;
+    return w;
+  }
+  Tensor prepare_matmul_weight(const Tensor& w) { return prepare_matmul_weight(w, {}); }
   // In place on the q and k parts of qkv: RMSNorm over each head (Qwen3).
   virtual void qk_rmsnorm(Tensor& qkv, const Tensor& q_w, const Tensor& k_w, float eps,
                           const AttnShape& a) = 0;

@@ -243,6 +243,17 @@ const TensorView& WeightFiles::get(const std::string& name) const {
   fail("{}: tensor '{}' is missing", where, name);
 }
 
+void release_resident(const TensorView& t, size_t bytes) {
+  const uintptr_t page = uintptr_t(::sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(t.data) + page - 1) / page * page;
+  const uintptr_t end =
+      (reinterpret_cast<uintptr_t>(t.data) + std::min(bytes, t.nbytes)) / page * page;
+  // Read-only mapping (PROT_READ, MAP_PRIVATE): no page was written, so none loses anything.
+  if (end > begin && ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED) != 0)
+    fail("{}: tensor '{}': madvise(MADV_DONTNEED) failed: {}", t.file, t.name,
+         std::strerror(errno));
+}
+
 size_t WeightFiles::total_bytes() const {
   size_t n = 0;
   for (const auto& [_, t] : index_) n += t->nbytes;

@@ -1,6 +1,7 @@
 #pragma once
 // safetensors files mapped read-only into memory; the JSON header is parsed with simdjson and
 // every tensor's dtype, shape and byte range validated before any byte is used.
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -26,6 +27,12 @@ struct TensorView {
     return n;
   }
 };
+
+// Drops this process's resident pages of a mapped tensor's first `bytes` bytes (all of it by
+// default; whole pages inside that range only, so a neighbour sharing an edge page is untouched);
+// reading them again faults them back in from the file. For a tensor a backend has copied: its
+// mapped pages would stay in RSS as a second copy.
+void release_resident(const TensorView& t, size_t bytes = SIZE_MAX);
 
 class SafetensorsFile {
  public:

@@ -54,7 +54,9 @@ Transformer::Transformer(const ModelConfig& cfg, Backend& backend, ModelWeights 
   if (int(w_.layers.size()) != cfg_.num_layers)
     fail("transformer: {} layers of weights for a config of {}", w_.layers.size(),
          cfg_.num_layers);
-  // A tied lm_head gets its own prepared copy; the embedding stays row-major for its gather.
+  // load_weights prepared these already (preparing is idempotent); weights made another way
+  // (dummy weights, tests) are prepared here. A tied lm_head gets its own prepared copy; the
+  // embedding stays row-major for its gather.
   for (LayerWeights& lw : w_.layers)
     for (Tensor* t : {&lw.qkv, &lw.o_proj, &lw.gate_up, &lw.down})
       *t = backend_.prepare_matmul_weight(*t);

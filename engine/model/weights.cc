@@ -132,6 +132,31 @@ class Loader {
       fail("shard plan: rank {} of world {} is invalid", plan.rank, plan.world);
   }
 
+  // A matmul weight as the backend reads it fastest (Backend::prepare_matmul_weight), prepared
+  // here rather than after loading so that, once the backend has its copy, the mapped pages it
+  // was made from can leave RSS at once: the peak stays near one copy of the weights.
+  Tensor prepared(const Tensor& t, std::initializer_list<const TensorView*> sources) {
+    // A weight that is one whole checkpoint tensor used in place (o_proj, down, lm_head at
+    // TP=1) lets its pages go as the backend reads them: the lm_head is a large share of a small
+    // model, and would otherwise sit in RSS twice until the end.
+    const TensorView* in_place = nullptr;
+    if (sources.size() == 1 && t.data == (*sources.begin())->data &&
+        t.nbytes() == (*sources.begin())->nbytes)
+      in_place = *sources.begin();
+    Backend::RowsConsumed consumed;
+    if (in_place && t.rows() > 0)
+      consumed = [in_place, row_bytes = t.nbytes() / size_t(t.rows())](int64_t rows) {
+        release_resident(*in_place, size_t(rows) * row_bytes);
+      };
+    Tensor out = be_.prepare_matmul_weight(t, consumed);
+    const uint8_t* p = static_cast<const uint8_t*>(out.data);
+    for (const TensorView* v : sources) {
+      const bool aliases = p < v->data + v->nbytes && v->data < p + out.nbytes();
+      if (!aliases) release_resident(*v);
+    }
+    return out;
+  }
+
   // A norm weight as the factor it multiplies by (1 + w for Gemma); norms are replicated.
   Tensor norm(const std::string& name) {
     if (!c_.norm_plus_one) return whole("norm", name);
@@ -187,31 +212,32 @@ class Loader {
       l.attn_norm = norm(p + "input_layernorm.weight");
       if (c_.arch == Arch::Phi3) {
         const TensorView& qkv = f_.get(p + "self_attn.qkv_proj.weight");
-        l.qkv = column(cn + "qkv", {{&qkv, 0, Q}, {&qkv, Q, KV}, {&qkv, Q + KV, KV}}, D);
+        l.qkv = prepared(column(cn + "qkv", {{&qkv, 0, Q}, {&qkv, Q, KV}, {&qkv, Q + KV, KV}}, D),
+                         {&qkv});
         const TensorView& gu = f_.get(p + "mlp.gate_up_proj.weight");
-        l.gate_up = column(cn + "gate_up", {{&gu, 0, I}, {&gu, I, I}}, 1);
+        l.gate_up = prepared(column(cn + "gate_up", {{&gu, 0, I}, {&gu, I, I}}, 1), {&gu});
       } else {
         auto part = [&](const std::string& n) {
           const TensorView& t = f_.get(p + n);
           return Piece{&t, 0, t.shape[0]};
         };
-        l.qkv = column(cn + "qkv",
-                       {part("self_attn.q_proj.weight"), part("self_attn.k_proj.weight"),
-                        part("self_attn.v_proj.weight")},
-                       D);
+        const Piece q = part("self_attn.q_proj.weight"), k = part("self_attn.k_proj.weight"),
+                    v = part("self_attn.v_proj.weight");
+        l.qkv = prepared(column(cn + "qkv", {q, k, v}, D), {q.t, k.t, v.t});
         if (c_.qkv_bias)
           l.qkv_bias = column(cn + "qkv_bias",
                               {part("self_attn.q_proj.bias"), part("self_attn.k_proj.bias"),
                                part("self_attn.v_proj.bias")},
                               D);
-        l.gate_up = column(cn + "gate_up",
-                           {part("mlp.gate_proj.weight"), part("mlp.up_proj.weight")}, 1);
+        const Piece gate = part("mlp.gate_proj.weight"), up = part("mlp.up_proj.weight");
+        l.gate_up = prepared(column(cn + "gate_up", {gate, up}, 1), {gate.t, up.t});
       }
       if (c_.qk_norm) {
         l.q_norm = norm(p + "self_attn.q_norm.weight");
         l.k_norm = norm(p + "self_attn.k_norm.weight");
       }
-      l.o_proj = row(cn + "o_proj", f_.get(p + "self_attn.o_proj.weight"), D);
+      const TensorView& o = f_.get(p + "self_attn.o_proj.weight");
+      l.o_proj = prepared(row(cn + "o_proj", o, D), {&o});
       // Gemma's post_attention_layernorm follows attention; its MLP norm is
       // pre_feedforward_layernorm. Elsewhere post_attention_layernorm is the MLP's norm.
       if (c_.sandwich_norms) {
@@ -221,11 +247,15 @@ class Loader {
       } else {
         l.mlp_norm = norm(p + "post_attention_layernorm.weight");
       }
-      l.down = row(cn + "down", f_.get(p + "mlp.down_proj.weight"), 1);
+      const TensorView& down = f_.get(p + "mlp.down_proj.weight");
+      l.down = prepared(row(cn + "down", down, 1), {&down});
       w.layers.push_back(std::move(l));
     }
     w.final_norm = norm("model.norm.weight");
-    w.lm_head = c_.tie_word_embeddings ? w.embed : whole("lm_head", "lm_head.weight");
+    // A tied lm_head gets its own prepared copy; the embedding stays row-major for its gather.
+    const TensorView& head = f_.get(c_.tie_word_embeddings ? "model.embed_tokens.weight"
+                                                           : "lm_head.weight");
+    w.lm_head = prepared(c_.tie_word_embeddings ? w.embed : whole("lm_head", head.name), {&head});
     upload_rope(c_, be_, w);
     return w;
   }
