@@ -43,11 +43,18 @@ class CpuBackend final : public Backend {
   explicit CpuBackend(const CpuBackendOptions& o) : pool_(o.threads) {
     ctx_.pool = &pool_;
     ctx_.isa = o.allow_simd && cpu_has_avx2() ? cpu::Isa::Avx2 : cpu::Isa::Scalar;
+    ctx_.bf16_matmul_inputs = o.bf16_matmul_inputs;
   }
 
   std::string name() const override {
-    return fmt::format("cpu ({} threads, {})", pool_.size(),
-                       ctx_.isa == cpu::Isa::Avx2 ? "avx2" : "scalar");
+    const char* isa = ctx_.isa == cpu::Isa::Scalar ? "scalar"
+                      : ctx_.bf16_matmul_inputs && cpu::cpu_has_avx512_bf16()
+                          ? "avx2, avx512-bf16 matmul inputs"
+                          : "avx2";
+    return fmt::format("cpu ({} threads, {}{})", pool_.size(), isa,
+                       ctx_.bf16_matmul_inputs && !cpu::cpu_has_avx512_bf16()
+                           ? ", bf16 matmul inputs"
+                           : "");
   }
   DType activation_dtype() const override { return DType::F32; }
 
@@ -200,6 +207,8 @@ class CpuBackend final : public Backend {
 };
 
 }  // namespace
+
+bool cpu_has_avx512_bf16() { return cpu::cpu_has_avx512_bf16(); }
 
 bool cpu_has_avx2() {
 #if defined(__x86_64__) || defined(__i386__)

@@ -11,6 +11,7 @@ enum class Isa { Scalar, Avx2 };
 struct Ctx {
   ThreadPool* pool = nullptr;
   Isa isa = Isa::Scalar;
+  bool bf16_matmul_inputs = false;  // CpuBackendOptions::bf16_matmul_inputs
 };
 
 // Splits [0, n) into about `parts` contiguous chunks of at least `grain` items and runs
@@ -22,6 +23,11 @@ void matmul(const Ctx& c, const Tensor& x, const Tensor& w, const Tensor* bias, 
 // engine/cpu/cpu_matmul_panels.cc: bf16 weights packed in 16-row panels (TensorLayout), and the
 // matmul over them. pack_bf16_panels returns w unchanged when it does not apply.
 // `consumed(rows)` hears, slab by slab, that rows [0, rows) of w have been read.
+// engine/cpu/cpu_matmul_bf16dot.cc: the same panels with x rounded to bf16 and AVX-512 BF16
+// dot products (only where cpu_has_avx512_bf16()).
+bool cpu_has_avx512_bf16();
+void matmul_panels_bf16dot(const Ctx& c, const Tensor& x, const Tensor& w, const float* bias,
+                           Tensor& out);
 Tensor pack_bf16_panels(const Ctx& c, const Tensor& w,
                         const std::function<void(int64_t)>& consumed = {});
 void matmul_panels(const Ctx& c, const Tensor& x, const Tensor& w, const float* bias,

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "engine/core/dtype.h"
 #include "engine/core/error.h"
@@ -358,8 +359,17 @@ void matmul_panels(const Ctx& c, const Tensor& x, const Tensor& w, const float* 
                    Tensor& out) {
   const int64_t T = x.rows(), K = x.cols(), N = w.shape[0];
   const int64_t panels = (N + kPanel - 1) / kPanel;
-  const Panels p{table_for(c.isa), w.as<uint32_t>(), K, N, T, x.as<float>(), out.as<float>(),
-                 bias};
+  const float* xp = x.as<float>();
+  std::vector<float> rounded;
+  if (c.bf16_matmul_inputs) {
+    if (c.isa == Isa::Avx2 && cpu_has_avx512_bf16())
+      return matmul_panels_bf16dot(c, x, w, bias, out);
+    // No bf16 dot product here: the same rounding of x, then the fp32 kernel.
+    rounded.resize(size_t(T * K));
+    for (int64_t i = 0; i < T * K; ++i) rounded[size_t(i)] = bf16_to_f32(f32_to_bf16(xp[i]));
+    xp = rounded.data();
+  }
+  const Panels p{table_for(c.isa), w.as<uint32_t>(), K, N, T, xp, out.as<float>(), bias};
   // About four tasks per thread for balance, of whole panels.
   const int64_t want_tasks = int64_t(c.pool->size()) * 4;
   const int64_t per_task = std::max<int64_t>(1, (panels + want_tasks - 1) / want_tasks);

@@ -297,6 +297,63 @@ TEST(CpuOps, PackedBf16MatmulMatchesDoubleReferenceAndIsBatchInvariant) {
   }
 }
 
+// bf16_matmul_inputs: x rounded to bf16 (nearest even), then exact products with the bf16
+// weights summed in fp32 (AVX-512 BF16 dot products where the CPU has them, fp32 FMAs where
+// not); a row's bits do not depend on the batch.
+TEST(CpuOps, PackedMatmulWithBf16InputsRoundsXAndIsBatchInvariant) {
+  struct Case {
+    int T, K, N;
+    bool bias;
+  };
+  const Case cases[] = {{1, 64, 48, false}, {5, 130, 37, true},  {16, 256, 16, false},
+                        {33, 2, 70, true},  {12, 96, 170, true}, {13, 600, 37, false},
+                        {100, 1000, 20, true}, {2, 64, 170, false}, {9, 40, 300, true}};
+  std::mt19937 g(5);
+  CpuBackendOptions fast{3, true, true}, fast_one{1, true, true}, fallback{2, false, true};
+  auto be = make_cpu_backend(fast), single = make_cpu_backend(fast_one);
+  auto portable = make_cpu_backend(fallback);
+  for (const auto& c : cases) {
+    SCOPED_TRACE(testing::Message() << "T=" << c.T << " K=" << c.K << " N=" << c.N);
+    auto x = randn(size_t(c.T) * c.K, g);
+    auto w = encode(randn(size_t(c.N) * c.K, g, 0.1f), DType::BF16);
+    auto bias = randn(size_t(c.N), g);
+    for (Backend* b : {be.get(), portable.get()}) {
+      Tensor wt = b->prepare_matmul_weight(b->upload(w.bytes.data(), DType::BF16, {c.N, c.K}, true));
+      Tensor bt = up(*b, bias, {c.N});
+      Tensor out = b->alloc(DType::F32, {c.T, c.N});
+      b->matmul(up(*b, x, {c.T, c.K}), wt, c.bias ? &bt : nullptr, out);
+      const auto got = down(*b, out);
+      double gap = 0;
+      for (int t = 0; t < c.T; ++t)
+        for (int n = 0; n < c.N; ++n) {
+          double ref = c.bias ? bias[size_t(n)] : 0.0, mag = std::abs(ref), unrounded = ref;
+          for (int k = 0; k < c.K; ++k) {
+            const float xk = x[size_t(t) * c.K + k];
+            const double p = double(bf16_to_f32(f32_to_bf16(xk))) * w.values[size_t(n) * c.K + k];
+            ref += p;
+            unrounded += double(xk) * w.values[size_t(n) * c.K + k];
+            mag += std::abs(p);
+          }
+          ASSERT_NEAR(got[size_t(t) * c.N + n], ref, 2 * (c.K + 2) * kU * mag + 1e-30)
+              << b->name() << " t=" << t << " n=" << n;
+          gap = std::max(gap, std::abs(unrounded - ref) / (2 * (c.K + 2) * kU * mag));
+        }
+      // The rounding is there: with x unrounded some sums differ beyond fp32 rounding.
+      if (c.K >= 64) EXPECT_GT(gap, 1.0) << b->name();
+      if (b != be.get()) continue;
+      for (int t = 0; t < c.T; ++t) {
+        std::vector<float> row(x.begin() + t * c.K, x.begin() + (t + 1) * c.K);
+        Tensor o1 = single->alloc(DType::F32, {1, c.N});
+        Tensor b1 = up(*single, bias, {c.N});
+        single->matmul(up(*single, row, {1, c.K}), wt, c.bias ? &b1 : nullptr, o1);
+        const auto alone = down(*single, o1);
+        for (int n = 0; n < c.N; ++n)
+          ASSERT_EQ(alone[size_t(n)], got[size_t(t) * c.N + n]) << "t=" << t << " n=" << n;
+      }
+    }
+  }
+}
+
 TEST(CpuOps, OnlyBf16WeightsWithEvenRowsArePacked) {
   auto be = make_cpu_backend(1);
   std::vector<uint8_t> bytes(4 * 3 * 4);

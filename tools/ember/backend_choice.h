@@ -18,9 +18,11 @@ struct BackendChoice {
   double gpu_memory_fraction = 0.9;  // of the GPU's memory for weights, activations and KV
   std::string cuda_graphs = "on";    // on: decode steps replay CUDA graphs (CUDA backend only)
   std::string kv_cache_dtype = "auto";  // auto (the activation dtype), f32 or bf16
+  std::string cpu_matmul_inputs = "f32";  // f32 (exact, the reference) or bf16 (faster)
 };
 
-// Adds --backend, --threads, --gpu-memory-fraction, --cuda-graphs and --kv-cache-dtype to `cmd`.
+// Adds --backend, --threads, --gpu-memory-fraction, --cuda-graphs, --kv-cache-dtype and
+// --cpu-matmul-inputs to `cmd`.
 void add_backend_options(CLI::App* cmd, BackendChoice& c);
 
 // Makes the chosen backend and sets what every command shows while the model loads (progress
