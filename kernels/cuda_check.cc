@@ -1,6 +1,6 @@
 #include "kernels/cuda_check.h"
 
-#include <cublasLt.h>
+#include "kernels/cublaslt_api.h"
 
 #include "engine/core/error.h"
 
@@ -13,7 +13,7 @@ void throw_cuda_error(cudaError_t e, const char* what, const char* file, int lin
 
 void throw_cublas_error(int status, const char* what, const char* file, int line) {
   fail("cuBLASLt error {} ({}) in {} at {}:{}", status,
-       cublasLtGetStatusString(cublasStatus_t(status)), what, file, line);
+       cublaslt().GetStatusString(cublasStatus_t(status)), what, file, line);
 }
 
 }  // namespace ember::cuda
