@@ -139,9 +139,22 @@ class CpuBackend final : public Backend {
     KvCache kv;
     kv.spec = spec;
     const Shape shape{spec.num_blocks, spec.block_size, spec.num_kv_heads, spec.head_dim};
-    for (int l = 0; l < spec.num_layers; ++l) {
-      kv.k.push_back(alloc(spec.dtype, shape));
-      kv.v.push_back(alloc(spec.dtype, shape));
+    // Every layer's K and V pool in one buffer, left untouched: its pages become resident as
+    // blocks are first written (attention reads only positions already written), so RSS follows
+    // the cache in use rather than its budget. One buffer also rounds up to a huge page once,
+    // where 2 x layers pools of a small model (2.2 MB each) would each take two.
+    const size_t pool_bytes = (size_t(spec.num_blocks) * size_t(spec.block_size) *
+                                   size_t(spec.num_kv_heads) * size_t(spec.head_dim) *
+                                   dtype_size(spec.dtype) + 63) / 64 * 64;
+    std::shared_ptr<void> buffer = alloc_host_buffer(pool_bytes * 2 * size_t(spec.num_layers));
+    auto* base = static_cast<uint8_t*>(buffer.get());
+    for (size_t i = 0; i < 2 * size_t(spec.num_layers); ++i) {
+      Tensor t;
+      t.owner = buffer;
+      t.data = base + i * pool_bytes;
+      t.dtype = spec.dtype;
+      t.shape = shape;
+      (i % 2 == 0 ? kv.k : kv.v).push_back(std::move(t));
     }
     return kv;
   }
