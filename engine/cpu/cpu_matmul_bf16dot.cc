@@ -38,16 +38,23 @@ EMBER_AVX512BF16 void to_bf16_pairs(const float* x, int64_t K, uint32_t* out) {
 }
 
 // NP panels (pw words apart) x TT tokens over all of K: acc[q][t] is a vector across panel q's
-// 16 rows. `rows` valid rows of the NP * 16; out[t * ldo + r].
+// 16 rows. `rows` valid rows of the NP * 16; out[t * ldo + r]. `next`: the next NP panels, whose
+// lines a decode-sized tile (little work per weight byte) fetches while it computes, as the
+// fp32 kernel does (the hardware prefetcher does not keep NP streams ahead on its own).
 template <int NP, int TT>
 EMBER_AVX512BF16 void tile(const uint32_t* p, int64_t pw, int64_t K, const uint32_t* xb,
-                           int64_t ldx, float* out, int64_t ldo, int rows, const float* bias) {
+                           int64_t ldx, float* out, int64_t ldo, int rows, const float* bias,
+                           const uint32_t* next) {
   __m512 acc[NP][TT];
 #pragma GCC unroll 16
   for (int q = 0; q < NP; ++q)
 #pragma GCC unroll 16
     for (int t = 0; t < TT; ++t) acc[q][t] = _mm512_setzero_ps();
   for (int64_t j = 0; j < K / 2; ++j) {
+    if constexpr (TT <= 4)
+      if (next)
+#pragma GCC unroll 16
+        for (int q = 0; q < NP; ++q) _mm_prefetch(next + q * pw + j * kPanel, _MM_HINT_T0);
     __m512bh w[NP];
 #pragma GCC unroll 16
     for (int q = 0; q < NP; ++q) w[q] = (__m512bh)_mm512_load_si512(p + q * pw + j * kPanel);
@@ -71,7 +78,7 @@ EMBER_AVX512BF16 void tile(const uint32_t* p, int64_t pw, int64_t K, const uint3
 }
 
 using TileFn = void (*)(const uint32_t*, int64_t, int64_t, const uint32_t*, int64_t, float*,
-                        int64_t, int, const float*);
+                        int64_t, int, const float*, const uint32_t*);
 
 // Panels per tile for tt tokens: at most 24 accumulators (of 32 registers) and, where the
 // tokens allow, 8 or more independent chains to cover the dot product's latency.
@@ -131,14 +138,17 @@ void matmul_panels_bf16dot(const Ctx& c, const Tensor& x, const Tensor& w, const
         int64_t pn = p0;
         if (p1 - p0 == panels_for(tt)) {
           const int rows = int(std::min<int64_t>((p1 - p0) * kPanel, N - p0 * kPanel));
+          // The next whole group of this task, once the last tile of this one is under way.
+          const bool prefetch = i == tiles - 1 && g + 1 < g_end && p1 + group <= panels;
           kWide[tt - 1](wp + p0 * pw, pw, K, xb + t0 * ldx, ldx, op + t0 * N + p0 * kPanel, N,
-                        rows, bias ? bias + p0 * kPanel : nullptr);
+                        rows, bias ? bias + p0 * kPanel : nullptr,
+                        prefetch ? wp + p1 * pw : nullptr);
           pn = p1;
         }
         for (; pn < p1; ++pn) {  // a short group (the last, or a tile narrower than planned)
           const int rows = int(std::min<int64_t>(kPanel, N - pn * kPanel));
           kOne[tt - 1](wp + pn * pw, pw, K, xb + t0 * ldx, ldx, op + t0 * N + pn * kPanel, N,
-                       rows, bias ? bias + pn * kPanel : nullptr);
+                       rows, bias ? bias + pn * kPanel : nullptr, nullptr);
         }
       }
     }
