@@ -32,8 +32,11 @@ DIR=$("$EMBER" inspect --model "$MODEL" | awk '/^model/ {print $2}')
 LLAMA=0
 if [ -n "${LLAMA_CPP_BIN:-}" ] && [ -n "${LLAMA_CPP_GGUF:-}" ]; then LLAMA=1; fi
 
-# Prompts long enough to cut to 512 tokens: the arena-hard ones over 3000 characters.
-python3 - "$PROMPTS" "$OUT/long.jsonl" <<'EOF'
+# Prompts long enough to cut to 512 tokens: the arena-hard ones over 3000 characters (kept out
+# of OUT: they are the shared assets' text, not results).
+LONG=$(mktemp --suffix .jsonl)
+trap 'rm -f "$LONG"' EXIT
+python3 - "$PROMPTS" "$LONG" <<'EOF'
 import json, sys
 with open(sys.argv[2], "w") as out:
     for line in open(sys.argv[1]):
@@ -51,7 +54,7 @@ for r in $(seq 1 "$ROUNDS"); do
   for inputs in f32 bf16; do
     common=(--model "$MODEL" --threads "$THREADS" --cpu-matmul-inputs "$inputs")
     # A fresh process: nothing of the prompt is cached.
-    "$EMBER" bench "${common[@]}" --prompts "$OUT/long.jsonl" --concurrency 1 --requests 1 \
+    "$EMBER" bench "${common[@]}" --prompts "$LONG" --concurrency 1 --requests 1 \
       --max-tokens 1 --max-prompt-tokens 512 --max-batched-tokens 1024 \
       --json "$OUT/ember-$inputs-prefill-$r.json" > /dev/null 2>&1
     jget "$OUT/ember-$inputs-prefill-$r.json" '512 / (d["ttft_ms"]["p50"] / 1000)' \
