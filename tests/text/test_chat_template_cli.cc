@@ -159,7 +159,7 @@ TEST_F(TemplateCli, ModelThatIsNotAFolderIsAnError) {
   Result r = run("template --model " + missing + " --messages " + p("m.json"));
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_NE(r.out.find(missing), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("not a folder"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("no such folder"), std::string::npos) << r.out;
 }
 
 }  // namespace
