@@ -85,12 +85,19 @@ std::vector<int> parse_token_ids(const json::Fields& f, std::string_view key) {
   return ids;
 }
 
+// One RoPE scaling object: {"rope_type" (or "type"): ..., "factor": ..., ...}.
+RopeScaling parse_rope_object(const json::Fields& r);
+
 RopeScaling parse_rope_scaling(const json::Fields& f) {
-  RopeScaling rs;
   auto e = f.find("rope_scaling");
-  if (!e) return rs;
+  if (!e) return {};
   if (e->type() != element_type::OBJECT) f.wrong_type("rope_scaling", "an object or null", *e);
-  json::Fields r(e->get_object(), f.source());
+  return parse_rope_object(json::Fields(e->get_object(), f.source()));
+}
+
+RopeScaling parse_rope_object(const json::Fields& r) {
+  RopeScaling rs;
+  const json::Fields& f = r;  // errors name the same file
   // transformers renamed "type" to "rope_type"; either may be present.
   auto type = r.opt_string("rope_type");
   if (!type) type = r.opt_string("type");
@@ -125,6 +132,32 @@ RopeScaling parse_rope_scaling(const json::Fields& f) {
   return rs;
 }
 
+// transformers >= 5 writes RoPE as "rope_parameters": {"rope_type", "rope_theta", "factor", ...},
+// or, where layer types differ (Gemma 3), one such object per layer type. It overrides the
+// older top-level rope_theta / rope_scaling / rope_local_base_freq when present.
+void apply_rope_parameters(const json::Fields& f, ModelConfig& c) {
+  auto e = f.find("rope_parameters");
+  if (!e) return;
+  if (e->type() != element_type::OBJECT) f.wrong_type("rope_parameters", "an object", *e);
+  json::Fields p(e->get_object(), f.source());
+  auto sub = [&](const char* key) -> std::optional<json::Fields> {
+    auto x = p.find(key);
+    if (!x) return std::nullopt;
+    if (x->type() != element_type::OBJECT)
+      f.wrong_type(std::string("rope_parameters.") + key, "an object", *x);
+    return json::Fields(x->get_object(), f.source());
+  };
+  const std::optional<json::Fields> full = sub("full_attention"), local = sub("sliding_attention");
+  const json::Fields& global = full ? *full : p;
+  if (auto t = global.opt_number("rope_theta")) c.rope_theta = *t;
+  if (global.opt_string("rope_type") || global.opt_string("type"))
+    c.rope_scaling = parse_rope_object(global);
+  if (local)
+    if (auto t = local->opt_number("rope_theta")) c.rope_local_theta = *t;
+  if (!(c.rope_theta > 1.0))
+    fail("{}: rope_parameters rope_theta={} must be > 1", f.source(), c.rope_theta);
+}
+
 int positive_int(const json::Fields& f, std::string_view key, std::optional<int64_t> v) {
   if (!v) fail("{}: {} is missing", f.source(), key);
   if (*v <= 0 || *v > INT32_MAX) fail("{}: {}={} must be a positive integer", f.source(), key, *v);
@@ -149,7 +182,6 @@ simdjson::dom::object parse_object(simdjson::dom::parser& parser, std::string_vi
     fail("{}: top level must be a JSON object, got {}", source, json::type_name(root.type()));
   return root.get_object();
 }
-
 
 bool is_gemma(Arch a) { return a == Arch::Gemma2 || a == Arch::Gemma3; }
 
@@ -187,8 +219,8 @@ void parse_gemma(const json::Fields& f, ModelConfig& c) {
   if (auto sw = f.opt_int("sliding_window")) {
     if (*sw < 0 || *sw > INT32_MAX) fail("{}: sliding_window={} must be >= 0", src, *sw);
     c.sliding_window = int(*sw);
-  } else if (!f.find("sliding_window")) {
-    c.sliding_window = 4096;
+  } else {
+    c.sliding_window = int(opt_positive(f, "sliding_window", 4096));  // null: none
   }
   // Which layers slide: layer_types when given, else every pattern-th layer is global
   // (Gemma 2 alternates; Gemma 3's sliding_window_pattern defaults to 6).
@@ -309,6 +341,8 @@ ModelConfig parse_model_config_json(std::string_view text, const std::string& sr
     if (*sw < 0 || *sw > INT32_MAX) fail("{}: sliding_window={} must be >= 0", src, *sw);
     c.sliding_window = int(*sw);
   }
+
+  apply_rope_parameters(f, c);
 
   // transformers >= 4.56 writes "dtype"; older ones "torch_dtype".
   auto dt = f.opt_string("torch_dtype");

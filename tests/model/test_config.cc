@@ -141,6 +141,16 @@ const char* kPhi3 = R"({"architectures":["Phi3ForCausalLM"],"hidden_size":3072,
     "rope_scaling":null,"sliding_window":2047,"bos_token_id":1,"eos_token_id":32000,
     "rms_norm_eps":1e-05,"torch_dtype":"bfloat16"})";
 
+TEST(Config, RopeParametersOfTransformers5) {
+  ModelConfig c = parse(with(kLlama31, R"("rope_theta": 500000.0,)",
+                             R"("rope_parameters": {"rope_type": "default",)"
+                             R"( "rope_theta": 250000.0},)"));
+  EXPECT_DOUBLE_EQ(c.rope_theta, 2.5e5);
+  EXPECT_EQ(c.rope_scaling.type, RopeScaling::Type::None);  // the old rope_scaling yields
+  expect_error(with(kLlama31, R"("rope_theta": 500000.0,)", R"("rope_parameters": 3,)"),
+               {"config.json", "rope_parameters"});
+}
+
 TEST(Config, Phi3) {
   ModelConfig c = parse(kPhi3);
   EXPECT_EQ(c.arch, Arch::Phi3);
@@ -228,6 +238,19 @@ TEST(Config, Gemma3) {
   EXPECT_FLOAT_EQ(local[0], 1.f);
   EXPECT_NEAR(local[1], std::pow(1e4, -2.0 / 256), 1e-7);
   EXPECT_NEAR(global[1], std::pow(1e6, -2.0 / 256) / 8, 1e-7);
+  // transformers 5 writes RoPE per layer type under rope_parameters; it wins over the old keys.
+  ModelConfig v5 = parse(with(kGemma3, R"("rope_scaling":null)",
+                              R"("rope_parameters":{"full_attention":{"rope_type":"linear",)"
+                              R"("factor":8.0,"rope_theta":500000.0},"sliding_attention":)"
+                              R"({"rope_type":"default","rope_theta":20000.0}})"));
+  EXPECT_DOUBLE_EQ(v5.rope_theta, 5e5);
+  EXPECT_DOUBLE_EQ(v5.rope_local_theta, 2e4);
+  EXPECT_EQ(v5.rope_scaling.type, RopeScaling::Type::Linear);
+  EXPECT_DOUBLE_EQ(v5.rope_scaling.factor, 8);
+  // An explicit null window means none.
+  EXPECT_EQ(
+      parse(with(kGemma3, R"("sliding_window":512)", R"("sliding_window":null)")).sliding_window,
+      0);
 }
 
 TEST(Config, RejectsUnsupportedRopeScaling) {
