@@ -109,6 +109,7 @@ bool cpu_has_avx512_bf16() {
 void matmul_panels_bf16dot(const Ctx& c, const Tensor& x, const Tensor& w, const float* bias,
                            Tensor& out) {
   const int64_t T = x.rows(), K = x.cols(), N = w.shape[0];
+  if (T == 0) return;
   const int64_t panels = (N + kPanel - 1) / kPanel, pw = K / 2 * kPanel, ldx = K / 2;
   // Reused across calls: a prefill's x in pairs is megabytes, not worth faulting in each time.
   static thread_local std::vector<uint32_t> xb_store;
