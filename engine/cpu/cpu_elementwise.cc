@@ -73,28 +73,22 @@ EMBER_AVX2 void silu_mul_avx2(const float* g, const float* u, float* o, int64_t 
 }  // namespace
 #endif
 
-void silu_mul(const Ctx& c, const Tensor& gate_up, Tensor& out) {
+namespace {
+
+// The gated MLP's elementwise half over rows of gate_up: row_fn(g, u, o, I) writes
+// o = act(g) * u for one token.
+template <class RowFn>
+void gated_rows(const Ctx& c, const Tensor& gate_up, Tensor& out, const char* op_name,
+                RowFn row_fn) {
   const int64_t T = gate_up.rows(), I = gate_up.cols() / 2;
   if (gate_up.dtype != DType::F32 || out.dtype != DType::F32 || gate_up.cols() != 2 * I ||
       out.rows() != T || out.cols() != I)
-    fail("cpu silu_mul: gate_up [{}, {}] and out [{}, {}] do not match", T, gate_up.cols(),
+    fail("cpu {}: gate_up [{}, {}] and out [{}, {}] do not match", op_name, T, gate_up.cols(),
          out.rows(), out.cols());
   const float* gp = gate_up.as<float>();
   float* op = out.as<float>();
-  const bool avx = c.isa == Isa::Avx2;
   parallel_ranges(c, T, 1, [&](int64_t b, int64_t e) {
-    for (int64_t t = b; t < e; ++t) {
-      const float* g = gp + t * 2 * I;
-      const float* u = g + I;
-      float* o = op + t * I;
-#ifdef EMBER_X86
-      if (avx) {
-        silu_mul_avx2(g, u, o, I);
-        continue;
-      }
-#endif
-      for (int64_t i = 0; i < I; ++i) o[i] = g[i] / (1.f + std::exp(-g[i])) * u[i];
-    }
+    for (int64_t t = b; t < e; ++t) row_fn(gp + t * 2 * I, gp + t * 2 * I + I, op + t * I, I);
   });
 }
 
@@ -106,22 +100,26 @@ float gelu_tanh(float x) {
   return 0.5f * x * (1.f + std::tanh(inner));
 }
 
+}  // namespace
+
+void silu_mul(const Ctx& c, const Tensor& gate_up, Tensor& out) {
+  const bool avx = c.isa == Isa::Avx2;
+  gated_rows(c, gate_up, out, "silu_mul",
+             [avx](const float* g, const float* u, float* o, int64_t n) {
+#ifdef EMBER_X86
+               if (avx) return silu_mul_avx2(g, u, o, n);
+#else
+               (void)avx;
+#endif
+               for (int64_t i = 0; i < n; ++i) o[i] = g[i] / (1.f + std::exp(-g[i])) * u[i];
+             });
+}
+
 void gelu_tanh_mul(const Ctx& c, const Tensor& gate_up, Tensor& out) {
-  const int64_t T = gate_up.rows(), I = gate_up.cols() / 2;
-  if (gate_up.dtype != DType::F32 || out.dtype != DType::F32 || gate_up.cols() != 2 * I ||
-      out.rows() != T || out.cols() != I)
-    fail("cpu gelu_tanh_mul: gate_up [{}, {}] and out [{}, {}] do not match", T, gate_up.cols(),
-         out.rows(), out.cols());
-  const float* gp = gate_up.as<float>();
-  float* op = out.as<float>();
-  parallel_ranges(c, T, 1, [&](int64_t b, int64_t e) {
-    for (int64_t t = b; t < e; ++t) {
-      const float* g = gp + t * 2 * I;
-      const float* u = g + I;
-      float* o = op + t * I;
-      for (int64_t i = 0; i < I; ++i) o[i] = gelu_tanh(g[i]) * u[i];
-    }
-  });
+  gated_rows(c, gate_up, out, "gelu_tanh_mul",
+             [](const float* g, const float* u, float* o, int64_t n) {
+               for (int64_t i = 0; i < n; ++i) o[i] = gelu_tanh(g[i]) * u[i];
+             });
 }
 
 void scale(const Ctx& c, Tensor& x, float s) {

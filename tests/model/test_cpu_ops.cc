@@ -241,6 +241,22 @@ TEST(CpuOps, MatmulRowsAreBatchInvariant) {
   }
 }
 
+// Each token of x alone, on `single` (one thread), gives bit for bit the row `got` has for it.
+void expect_rows_batch_invariant(Backend& single, const std::vector<float>& x, const Tensor& wt,
+                                 const std::vector<float>* bias, int K, int N,
+                                 const std::vector<float>& got) {
+  const int T = int(x.size()) / K;
+  for (int t = 0; t < T; ++t) {
+    std::vector<float> row(x.begin() + t * K, x.begin() + (t + 1) * K);
+    Tensor o1 = single.alloc(DType::F32, {1, N});
+    Tensor b1 = bias ? up(single, *bias, {N}) : Tensor{};
+    single.matmul(up(single, row, {1, K}), wt, bias ? &b1 : nullptr, o1);
+    const auto alone = down(single, o1);
+    for (int n = 0; n < N; ++n)
+      ASSERT_EQ(alone[size_t(n)], got[size_t(t) * N + n]) << "t=" << t << " n=" << n;
+  }
+}
+
 TEST(CpuOps, PackedBf16MatmulMatchesDoubleReferenceAndIsBatchInvariant) {
   // Weights the backend prepared (bf16 in 16-row panels): partial last panels, a bias, K = 2,
   // tiles of 1 to 6 tokens and of 1 to 4 panels, K in several chunks (the last one short) with
@@ -282,17 +298,8 @@ TEST(CpuOps, PackedBf16MatmulMatchesDoubleReferenceAndIsBatchInvariant) {
           ASSERT_NEAR(got[size_t(t) * c.N + n], ref, 2 * (c.K + 2) * kU * mag + 1e-30)
               << be->name() << " t=" << t << " n=" << n;
         }
-      if (be != b.simd.get()) continue;
-      // Each token alone, on one thread, gives bit for bit what it got in the batch.
-      for (int t = 0; t < c.T; ++t) {
-        std::vector<float> row(x.begin() + t * c.K, x.begin() + (t + 1) * c.K);
-        Tensor o1 = single->alloc(DType::F32, {1, c.N});
-        Tensor b1 = up(*single, bias, {c.N});
-        single->matmul(up(*single, row, {1, c.K}), wt, c.bias ? &b1 : nullptr, o1);
-        const auto alone = down(*single, o1);
-        for (int n = 0; n < c.N; ++n)
-          ASSERT_EQ(alone[size_t(n)], got[size_t(t) * c.N + n]) << "t=" << t << " n=" << n;
-      }
+      if (be == b.simd.get())
+        expect_rows_batch_invariant(*single, x, wt, c.bias ? &bias : nullptr, c.K, c.N, got);
     }
   }
 }
@@ -340,16 +347,8 @@ TEST(CpuOps, PackedMatmulWithBf16InputsRoundsXAndIsBatchInvariant) {
         }
       // The rounding is there: with x unrounded some sums differ beyond fp32 rounding.
       if (c.K >= 64) EXPECT_GT(gap, 1.0) << b->name();
-      if (b != be.get()) continue;
-      for (int t = 0; t < c.T; ++t) {
-        std::vector<float> row(x.begin() + t * c.K, x.begin() + (t + 1) * c.K);
-        Tensor o1 = single->alloc(DType::F32, {1, c.N});
-        Tensor b1 = up(*single, bias, {c.N});
-        single->matmul(up(*single, row, {1, c.K}), wt, c.bias ? &b1 : nullptr, o1);
-        const auto alone = down(*single, o1);
-        for (int n = 0; n < c.N; ++n)
-          ASSERT_EQ(alone[size_t(n)], got[size_t(t) * c.N + n]) << "t=" << t << " n=" << n;
-      }
+      if (b == be.get())
+        expect_rows_batch_invariant(*single, x, wt, c.bias ? &bias : nullptr, c.K, c.N, got);
     }
   }
 }
