@@ -53,6 +53,20 @@ def pick(logits_2d, rows, cols):
     return [[round(float(logits_2d[r][c]), 8) for c in cols] for r in rows]
 
 
+TOP_LOGPROBS = 20
+
+
+def top_logprobs(logits_2d, rows):
+    """Per row, the top-20 [id, log-probability] of the float32 log-softmax: what an OpenAI
+    endpoint's top_logprobs report and what today's validators compare."""
+    lp = torch.log_softmax(logits_2d.float(), dim=-1)
+    out = []
+    for r in rows:
+        v, i = torch.topk(lp[r], TOP_LOGPROBS)
+        out.append([[int(a), round(float(b), 8)] for a, b in zip(i, v)])
+    return out
+
+
 def run(model, args, cols):
     vocab = args["vocab"]
     out = {"prefills": [], "decode": None}
@@ -61,16 +75,19 @@ def run(model, args, cols):
             ids = prompt_ids(n, vocab)
             logits = model(torch.tensor([ids])).logits[0].float()
             rows = rows_for(n)
-            out["prefills"].append({"ids": ids, "rows": rows, "logits": pick(logits, rows, cols)})
+            out["prefills"].append({"ids": ids, "rows": rows, "logits": pick(logits, rows, cols),
+                                    "top_logprobs": top_logprobs(logits, rows)})
         ids = prompt_ids(DECODE_AFTER, vocab)
         res = model(torch.tensor([ids]), use_cache=True)
         past = res.past_key_values
-        steps = []
+        steps, step_lps = [], []
         for t in DECODE_IDS:
             res = model(torch.tensor([[t]]), past_key_values=past, use_cache=True)
             past = res.past_key_values
             steps.append(pick(res.logits[0].float(), [0], cols)[0])
-        out["decode"] = {"prefill_ids": ids, "ids": DECODE_IDS, "logits": steps}
+            step_lps.append(top_logprobs(res.logits[0].float(), [0])[0])
+        out["decode"] = {"prefill_ids": ids, "ids": DECODE_IDS, "logits": steps,
+                         "top_logprobs": step_lps}
     return out
 
 

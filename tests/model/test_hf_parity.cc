@@ -7,6 +7,8 @@
 // (rows x every 4th vocab column).
 //  - vs transformers in float32 (bf16 weights upcast exactly, so the same math):  <= 1e-4
 //  - vs transformers computing in bf16 (bf16 checkpoints only):                    <= 2e-2
+// and, against the f32 reference, the top-20 log-probabilities (log-softmax) of every recorded
+// row within 1e-4 absolute: what an OpenAI endpoint's top_logprobs report.
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -68,6 +70,20 @@ void accumulate(Rel& r, const std::vector<float>& ours, int V, element golden_ro
   for (element row : golden_rows.get_array()) accumulate_row(r, ours, i++, V, row, cols);
 }
 
+// Row i of ember's logits as log-probabilities (log-softmax, the sum in double) against the
+// reference's top-20 [id, logprob]: the largest absolute difference goes to r.max_diff.
+void accumulate_logprobs(Rel& r, const std::vector<float>& ours, size_t i, int V, element top) {
+  const float* row = ours.data() + i * size_t(V);
+  const double m = *std::max_element(row, row + V);
+  double sum = 0;
+  for (int v = 0; v < V; ++v) sum += std::exp(double(row[v]) - m);
+  const double lse = m + std::log(sum);
+  for (element pair : top.get_array()) {
+    const double got = double(row[int64_t(pair.at(0))]) - lse;
+    r.max_diff = std::max(r.max_diff, std::abs(got - double(pair.at(1))));
+  }
+}
+
 class Model {
  public:
   Model(const fs::path& dir, element overrides) {
@@ -113,12 +129,21 @@ class Model {
 std::vector<std::pair<std::string, Rel>> compare(Model& m, element ref,
                                                  const std::vector<int32_t>& cols) {
   std::vector<std::pair<std::string, Rel>> out;
+  Rel lp;  // top-20 log-probabilities, absolute (recorded for the f32 reference only)
+  bool have_lp = false;
   for (element p : ref["prefills"].get_array()) {
     const auto ids = ints(p["ids"]);
     KvCache kv = m.new_cache();
     Rel r;
-    accumulate(r, m.step(kv, ids, 0, ints(p["rows"])), m.vocab(), p["logits"], cols);
+    const std::vector<float> logits = m.step(kv, ids, 0, ints(p["rows"]));
+    accumulate(r, logits, m.vocab(), p["logits"], cols);
     out.emplace_back("prefill of " + std::to_string(ids.size()), r);
+    element tops;
+    if (p["top_logprobs"].get(tops) == simdjson::SUCCESS) {
+      size_t i = 0;
+      for (element top : tops.get_array()) accumulate_logprobs(lp, logits, i++, m.vocab(), top);
+      have_lp = true;
+    }
   }
   element d = ref["decode"];
   const auto prefill = ints(d["prefill_ids"]);
@@ -128,12 +153,17 @@ std::vector<std::pair<std::string, Rel>> compare(Model& m, element ref,
   int pos = int(prefill.size());
   auto steps = d["logits"].get_array();
   auto it = steps.begin();
+  element step_tops;
+  const bool decode_lp = d["top_logprobs"].get(step_tops) == simdjson::SUCCESS;
+  auto top_it = decode_lp ? step_tops.get_array().begin() : steps.end();
   for (int32_t id : ints(d["ids"])) {
     auto logits = m.step(kv, {id}, pos++, {0});
     accumulate_row(r, logits, 0, m.vocab(), *it, cols);
     ++it;
+    if (decode_lp) accumulate_logprobs(lp, logits, 0, m.vocab(), *top_it++);
   }
   out.emplace_back("decode steps", r);
+  if (have_lp || decode_lp) out.emplace_back("top-20 logprobs", lp);
   return out;
 }
 
