@@ -28,6 +28,16 @@ inline std::filesystem::path per_test_dir(const std::string& tag) {
           ::testing::UnitTest::GetInstance()->current_test_info()->name());
 }
 
+// Where tools/fetch-models.sh puts model NAME ($XDG_CACHE_HOME/ember/models/NAME, else
+// ~/.cache/...): the real models the parity tests use when they were fetched.
+inline std::filesystem::path fetched_model(const std::string& name) {
+  const char* x = std::getenv("XDG_CACHE_HOME");
+  const char* home = std::getenv("HOME");
+  const std::filesystem::path root =
+      x && *x ? std::filesystem::path(x) : std::filesystem::path(home ? home : "/") / ".cache";
+  return root / "ember" / "models" / name;
+}
+
 inline std::string ember_binary() { return EMBER_BINARY; }
 inline std::string source_dir() { return EMBER_SOURCE_DIR; }
 

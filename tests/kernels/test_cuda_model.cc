@@ -119,5 +119,39 @@ TEST(CudaModel, Stories260KGreedyIdsIdentical) {
   EXPECT_LE(test::rel_err(lb, lc), tol_for(DType::BF16));
 }
 
+// The real models tools/fetch-models.sh converts (bf16 weights, 150k-262k vocabularies, Gemma's
+// soft details on real numbers): the same steps on the GPU as on the CPU, and with fp32
+// activations the first greedy id transformers gave (tests/data/real). Skips without a GPU or
+// without the fetched models.
+TEST(CudaModel, RealModelsMatchCpu) {
+  EMBER_REQUIRE_GPU();
+  int ran = 0;
+  for (const char* name : {"qwen2.5-0.5b", "gemma3-270m"}) {
+    const auto dir = test::fetched_model(name);
+    if (!std::filesystem::exists(dir / "config.json")) continue;
+    SCOPED_TRACE(name);
+    ++ran;
+    auto cpu = make_cpu_backend(0);
+    LoadedModel mc = load_model(dir.string(), *cpu);
+    const auto ref = run_steps(mc, *cpu);
+    simdjson::dom::parser parser;
+    simdjson::dom::element first_case = parser.load(test::source_dir() + "/tests/data/real/" +
+                                                    name + ".json")["cases"].at(0);
+    std::vector<int32_t> prompt;
+    for (auto v : first_case["prompt_ids"].get_array()) prompt.push_back(int32_t(int64_t(v)));
+    const int32_t first_id = int32_t(int64_t(first_case["greedy"].at(0)["id"]));
+    for (DType act : test::activation_modes()) {
+      auto gpu = test::make_gpu(act);
+      LoadedModel mg = load_model(dir.string(), *gpu);
+      EXPECT_LE(test::rel_err(run_steps(mg, *gpu), ref), tol_for(act)) << dtype_name(act);
+      if (act != DType::F32) continue;
+      GenerateOptions o;
+      o.max_tokens = 1;
+      EXPECT_EQ(generate(*mg.model, prompt, o).ids, std::vector<int32_t>{first_id});
+    }
+  }
+  if (ran == 0) GTEST_SKIP() << "no fetched real model; run tools/fetch-models.sh";
+}
+
 }  // namespace
 }  // namespace ember

@@ -34,13 +34,6 @@ constexpr double kLogitRelTol = 1e-4;
 constexpr double kLogprobTol = 1e-4;
 constexpr double kNearTie = 1e-3;
 
-fs::path fetched_model(const std::string& name) {
-  const char* x = std::getenv("XDG_CACHE_HOME");
-  const char* home = std::getenv("HOME");
-  const fs::path root = x && *x ? fs::path(x) : fs::path(home ? home : "/") / ".cache";
-  return root / "ember" / "models" / name;
-}
-
 std::vector<int32_t> ints(element e) {
   std::vector<int32_t> v;
   for (element x : e.get_array()) v.push_back(int32_t(int64_t(x)));
@@ -124,7 +117,7 @@ class RealModel {
 void check_model(const std::string& name) {
   const fs::path golden = fs::path(test::source_dir()) / "tests/data/real" / (name + ".json");
   ASSERT_TRUE(fs::exists(golden)) << golden;
-  const fs::path dir = fetched_model(name);
+  const fs::path dir = test::fetched_model(name);
   if (!fs::exists(dir / "config.json"))
     GTEST_SKIP() << dir << " is not fetched; run tools/fetch-models.sh " << name
                  << " (tools/test.sh does)";
