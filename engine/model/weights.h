@@ -29,7 +29,7 @@ struct LayerWeights {
   Tensor attn_norm;  // [H]
   Tensor qkv;        // [(nq + 2 nkv) * D, H]
   std::optional<Tensor> qkv_bias;  // [(nq + 2 nkv) * D]
-  std::optional<Tensor> q_norm, k_norm;  // [D] (Qwen3)
+  std::optional<Tensor> q_norm, k_norm;  // [D] (Qwen3, Gemma 3)
   Tensor o_proj;     // [H, nq * D]
   Tensor mlp_norm;   // [H]
   // Gemma's sandwich norms, on the attention output and the MLP output before each is added to
