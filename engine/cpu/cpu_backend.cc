@@ -47,14 +47,13 @@ class CpuBackend final : public Backend {
   }
 
   std::string name() const override {
-    const char* isa = ctx_.isa == cpu::Isa::Scalar ? "scalar"
-                      : ctx_.bf16_matmul_inputs && cpu::cpu_has_avx512_bf16()
-                          ? "avx2, avx512-bf16 matmul inputs"
-                          : "avx2";
-    return fmt::format("cpu ({} threads, {}{})", pool_.size(), isa,
-                       ctx_.bf16_matmul_inputs && !cpu::cpu_has_avx512_bf16()
-                           ? ", bf16 matmul inputs"
-                           : "");
+    const bool avx2 = ctx_.isa == cpu::Isa::Avx2;
+    std::string isa = avx2 ? "avx2" : "scalar";
+    // The dot-product kernel runs where matmul_panels picks it: AVX2 allowed and AVX-512 BF16.
+    if (ctx_.bf16_matmul_inputs)
+      isa += avx2 && cpu::cpu_has_avx512_bf16() ? ", avx512-bf16 matmul inputs"
+                                                : ", bf16 matmul inputs";
+    return fmt::format("cpu ({} threads, {})", pool_.size(), isa);
   }
   DType activation_dtype() const override { return DType::F32; }
 

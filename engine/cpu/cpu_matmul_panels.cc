@@ -360,12 +360,13 @@ void matmul_panels(const Ctx& c, const Tensor& x, const Tensor& w, const float* 
   const int64_t T = x.rows(), K = x.cols(), N = w.shape[0];
   const int64_t panels = (N + kPanel - 1) / kPanel;
   const float* xp = x.as<float>();
-  std::vector<float> rounded;
   if (c.bf16_matmul_inputs) {
     if (c.isa == Isa::Avx2 && cpu_has_avx512_bf16())
       return matmul_panels_bf16dot(c, x, w, bias, out);
-    // No bf16 dot product here: the same rounding of x, then the fp32 kernel.
-    rounded.resize(size_t(T * K));
+    // No bf16 dot product here: the same rounding of x, then the fp32 kernel. The buffer is
+    // reused across calls, as the dot-product kernel's is (a prefill's x is megabytes).
+    static thread_local std::vector<float> rounded;
+    if (rounded.size() < size_t(T * K)) rounded.resize(size_t(T * K));
     for (int64_t i = 0; i < T * K; ++i) rounded[size_t(i)] = bf16_to_f32(f32_to_bf16(xp[i]));
     xp = rounded.data();
   }

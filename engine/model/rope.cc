@@ -26,7 +26,8 @@ std::vector<float> rope_inv_freq(const ModelConfig& cfg, bool local) {
   const int dim = cfg.head_dim;
   if (dim <= 0 || dim % 2) fail("rope: head_dim={} must be positive and even", dim);
   std::vector<float> inv(dim / 2);
-  const float base = f32(local && cfg.rope_local_theta > 0 ? cfg.rope_local_theta : cfg.rope_theta);
+  const bool own_base = local && cfg.rope_local_theta > 0;
+  const float base = f32(own_base ? cfg.rope_local_theta : cfg.rope_theta);
   for (int i = 0; i < dim / 2; ++i) {
     // torch.arange(0, dim, 2).float() / dim, then base ** that, then 1.0 / x. We round the
     // double-precision power to float (correctly rounded); torch's vectorised powf is within
