@@ -29,8 +29,29 @@ std::vector<int32_t> ChatCodec::encode_chat(const std::vector<ChatMessage>& mess
   return tok_.encode(prompt, EncodeOptions{false, true});
 }
 
+std::vector<int32_t> ChatCodec::encode_text(std::string_view text, bool add_special) {
+  return tok_.encode(text, EncodeOptions{add_special, false});
+}
+
 std::string ChatCodec::decode(std::span<const int32_t> ids) {
   return tok_.decode(ids, DecodeOptions{true});
+}
+
+std::string ChatCodec::decode_with_special(std::span<const int32_t> ids) {
+  return tok_.decode(ids, DecodeOptions{false});
+}
+
+std::string ChatCodec::token_text(int32_t id) {
+  std::string text = tok_.decode({&id, 1}, DecodeOptions{false});
+  const std::optional<std::string> piece = tok_.id_to_token(id);
+  if (!piece) return text;
+  static constexpr std::string_view kMarker = "\xE2\x96\x81";  // U+2581, SentencePiece's space
+  size_t markers = 0;
+  for (size_t i = 0; piece->compare(i, kMarker.size(), kMarker) == 0; i += kMarker.size()) ++markers;
+  size_t spaces = 0;
+  while (spaces < text.size() && text[spaces] == ' ') ++spaces;
+  if (markers > spaces) text.insert(0, markers - spaces, ' ');
+  return text;
 }
 
 std::vector<int32_t> ChatCodec::eos_token_ids() const {
