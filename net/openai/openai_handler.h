@@ -6,11 +6,14 @@
 #include "net/completion_service.h"
 #include "net/http/router.h"
 #include "net/metrics/server_metrics.h"
+#include "net/openai/access_verdict.h"
 
 namespace ember::net::openai {
 
 struct OpenAIOptions {
   std::string api_key;              // "" -> no Authorization check
+  // When set, decides every /v1 request instead of api_key (net/openai/v1_access.h).
+  Authorizer authorize;
   int default_max_tokens = 512;
   // 0: no deadline; else each request must finish within this many seconds.
   double request_timeout_s = 0;
