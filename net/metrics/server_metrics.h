@@ -48,9 +48,9 @@ class ServerMetrics {
   HistogramFamily latency_;
   CounterFamily tokens_;
   CounterFamily completions_;
-  CounterFamily auth_rejections_;
   HistogramFamily inter_token_;
   HistogramFamily e2e_;
+  CounterFamily auth_rejections_;
   std::function<EngineStats()> engine_stats_;
   std::function<double()> connections_, in_flight_;
 };
