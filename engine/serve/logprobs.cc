@@ -7,11 +7,25 @@
 
 namespace ember {
 
+namespace {
+
+// Eight running maxima: one is a chain of dependent compares, a cycle or more per element over
+// a 150k vocabulary. NaN compares false and is skipped; the result does not depend on order.
+float max_of(std::span<const float> x) {
+  float m[8];
+  std::fill(std::begin(m), std::end(m), -INFINITY);
+  size_t i = 0;
+  for (; i + 8 <= x.size(); i += 8)
+    for (int l = 0; l < 8; ++l) m[l] = x[i + l] > m[l] ? x[i + l] : m[l];
+  for (; i < x.size(); ++i) m[0] = x[i] > m[0] ? x[i] : m[0];
+  return *std::max_element(std::begin(m), std::end(m));
+}
+
+}  // namespace
+
 RowLogprobs::RowLogprobs(std::span<const float> logits, float temperature)
     : logits_(logits), inv_t_(1.f / temperature) {
-  float m = -INFINITY;
-  for (float l : logits)
-    if (l > m) m = l;  // NaN compares false: skipped
+  const float m = max_of(logits);
   if (!std::isfinite(m)) {  // everything masked: every logprob is -inf
     shift_ = INFINITY;
     return;
@@ -41,17 +55,31 @@ std::vector<std::pair<int32_t, float>> RowLogprobs::top(int k) const {
   if (k <= 0) return best;
   best.reserve(size_t(k) + 1);
   // Ids ascend, so an equal logit never displaces an earlier one: ties keep the lower id.
-  float worst = -INFINITY;
-  for (size_t i = 0; i < logits_.size(); ++i) {
+  const auto offer = [&](size_t i) {
     const float l = logits_[i];
-    if (int(best.size()) == k && !(l > worst)) continue;
-    if (std::isnan(l)) continue;
+    if (std::isnan(l)) return;
     auto pos = std::upper_bound(best.begin(), best.end(), l,
                                 [](float v, const auto& b) { return v > b.second; });
     best.insert(pos, {int32_t(i), l});
     if (int(best.size()) > k) best.pop_back();
-    if (int(best.size()) == k) worst = best.back().second;
+  };
+  const size_t n = logits_.size();
+  size_t i = 0;
+  for (; i < n && int(best.size()) < k; ++i) offer(i);
+  // Once k are held, a block of 16 whose largest logit does not beat the k-th is skipped whole:
+  // almost every block, so the pass costs about one vector compare per 16 logits.
+  constexpr size_t kBlock = 16;
+  for (; i < n && i % kBlock != 0; ++i)
+    if (logits_[i] > best.back().second) offer(i);
+  for (; i + kBlock <= n; i += kBlock) {
+    float bm = -INFINITY;
+    for (size_t j = 0; j < kBlock; ++j) bm = logits_[i + j] > bm ? logits_[i + j] : bm;
+    if (!(bm > best.back().second)) continue;
+    for (size_t j = 0; j < kBlock; ++j)
+      if (logits_[i + j] > best.back().second) offer(i + j);
   }
+  for (; i < n; ++i)
+    if (logits_[i] > best.back().second) offer(i);
   for (auto& b : best) b.second = at(b.first);
   return best;
 }
