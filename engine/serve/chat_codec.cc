@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "engine/core/error.h"
+#include "engine/text/token_text.h"
 
 namespace ember {
 
@@ -41,18 +42,7 @@ std::string ChatCodec::decode_with_special(std::span<const int32_t> ids) {
   return tok_.decode(ids, DecodeOptions{false});
 }
 
-std::string ChatCodec::token_text(int32_t id) {
-  std::string text = tok_.decode({&id, 1}, DecodeOptions{false});
-  const std::optional<std::string> piece = tok_.id_to_token(id);
-  if (!piece) return text;
-  static constexpr std::string_view kMarker = "\xE2\x96\x81";  // U+2581, SentencePiece's space
-  size_t markers = 0;
-  for (size_t i = 0; piece->compare(i, kMarker.size(), kMarker) == 0; i += kMarker.size()) ++markers;
-  size_t spaces = 0;
-  while (spaces < text.size() && text[spaces] == ' ') ++spaces;
-  if (markers > spaces) text.insert(0, markers - spaces, ' ');
-  return text;
-}
+std::string ChatCodec::token_text(int32_t id) { return ember::token_text(tok_, id); }
 
 std::vector<int32_t> ChatCodec::eos_token_ids() const {
   std::vector<int32_t> ids = tok_.eos_ids();

@@ -20,9 +20,7 @@ class ChatCodec : public TextCodec {
   std::vector<int32_t> encode_text(std::string_view text, bool add_special) override;
   std::string decode(std::span<const int32_t> ids) override;
   std::string decode_with_special(std::span<const int32_t> ids) override;
-  // vLLM's rule: decode([id]), with the leading spaces a SentencePiece piece's "▁" stands for
-  // restored where the decoder stripped them (the first-token rule).
-  std::string token_text(int32_t id) override;
+  std::string token_text(int32_t id) override;  // engine/text/token_text.h
   std::vector<int32_t> eos_token_ids() const override;
 
   // The rendered prompt text (for `ember chat --show-prompt` and debugging).
