@@ -189,10 +189,10 @@ EpistulaResult verify_epistula(const HeaderMap& headers, std::string_view body, 
   if (replay) {
     switch (replay->admit(*signed_by, uuid, sig, timestamp + options.max_age_ms, now_ms)) {
       case ReplayVerdict::Fresh: break;
-      case ReplayVerdict::UuidReplayed:
-        return refuse(r, 409, EpistulaCheck::Replayed, "Request replayed: this Epistula-Uuid was already used");
       case ReplayVerdict::SignatureReplayed:
         return refuse(r, 409, EpistulaCheck::Replayed, "Request replayed: this signature was already used");
+      case ReplayVerdict::UuidReplayed:
+        return refuse(r, 409, EpistulaCheck::Replayed, "Request replayed: this Epistula-Uuid was already used");
       case ReplayVerdict::Full:
         return refuse(r, 503, EpistulaCheck::ReplayGuardFull,
                       "Too many recent requests to guard against replay; retry in a few seconds");

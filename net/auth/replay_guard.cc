@@ -60,8 +60,10 @@ ReplayVerdict ReplayGuard::admit(std::string_view signer, std::string_view uuid,
     auto it = expiry_.find(k);
     return it != expiry_.end() && it->second >= now_ms;
   };
-  if (live(by_uuid)) return ReplayVerdict::UuidReplayed;
+  // The signature first: a request played again verbatim is named as such; a new signature
+  // over a used uuid (a re-signed copy) is caught by the uuid.
   if (live(by_sig)) return ReplayVerdict::SignatureReplayed;
+  if (live(by_uuid)) return ReplayVerdict::UuidReplayed;
   const size_t needed = 2 - expiry_.count(by_uuid) - expiry_.count(by_sig);  // expired ones are reused
   if (expiry_.size() + needed > opts_.max_entries) return ReplayVerdict::Full;
   std::vector<Key>& bucket = by_second_[second_of(expires_ms)];

@@ -1,7 +1,8 @@
 #pragma once
 // Remembers the Epistula requests already served, so that a captured request cannot be played
-// again while its timestamp is still fresh. A request is keyed twice: by (signer, uuid) and by
-// its signature bytes; either one seen again before it expires is a replay.
+// again while its timestamp is still fresh. A request is keyed twice: by its signature bytes
+// (a verbatim copy) and by (signer, uuid) (a re-signed copy: the same uuid with a new body or
+// timestamp); either one seen again before it expires is a replay.
 //
 // Memory is bounded: at most `max_entries` keys (two per request) are held, each a 16-byte
 // keyed BLAKE2b digest. Entries leave once their request could no longer pass the staleness

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -24,6 +25,7 @@
 #include "net/axon/axon_auth.h"
 #include "net/axon/miner_server.h"
 #include "net/crypto/sr25519.h"
+#include "net/openai/v1_access.h"
 #include "tools/ember/backend_choice.h"
 #include "tools/ember/commands.h"
 #include "tools/ember/demo_model.h"
@@ -53,6 +55,9 @@ struct ServeArgs {
   int io_threads = 1, workers = 64, max_connections = 1024, max_batch = 256;
   double kv_cache_gb = 0;
   std::string api_key;
+  // Who may call /v1/* ("" = default_v1_access) and the tasks /availability claims.
+  std::string v1_access;
+  std::vector<std::string> tasks = {"InferenceTask"};
   int max_tokens = 512;
   double grace_s = 5;
   // How long before a caller's timeout a reply must be complete (see --deadline-margin-ms).
@@ -104,6 +109,18 @@ void loud_demo_notice(const std::string& dir) {
   std::fflush(stderr);
 }
 
+std::string v1_access_banner(net::openai::V1Access mode, const std::string& hotkey) {
+  switch (mode) {
+    case net::openai::V1Access::Open: return "open: anyone may call /v1 (no --api-key, no wallet)";
+    case net::openai::V1Access::ApiKey: return "api-key: Authorization: Bearer <--api-key>";
+    case net::openai::V1Access::Epistula:
+      return fmt::format("epistula: requests signed for {} by an admitted validator", hotkey);
+    case net::openai::V1Access::Either:
+      return fmt::format("either: Epistula signed for {}, or Authorization: Bearer <--api-key>", hotkey);
+  }
+  return "?";
+}
+
 std::string model_name_of(const std::string& dir) {
   fs::path p = fs::path(dir).lexically_normal();
   if (p.filename().empty()) p = p.parent_path();
@@ -129,9 +146,15 @@ void run_serve(ServeArgs a) {
   const bool demo = a.model.empty();
   // The demo (no --model) must start on a fresh machine with one command, so a missing wallet
   // gets a throwaway hotkey for this run; a real miner always names its wallet's hotkey.
-  const net::auth::Hotkey hk = demo && !fs::exists(a.wallet.hotkey_file())
-                                   ? ephemeral_demo_hotkey(a.wallet)
-                                   : load_wallet_hotkey(a.wallet);
+  const bool throwaway_hotkey = demo && !fs::exists(a.wallet.hotkey_file());
+  const net::auth::Hotkey hk = throwaway_hotkey ? ephemeral_demo_hotkey(a.wallet) : load_wallet_hotkey(a.wallet);
+  // A wallet's hotkey means validators call this miner: /v1 then wants their signatures.
+  net::openai::V1AccessConfig v1;
+  v1.mode = net::openai::default_v1_access(!throwaway_hotkey, !a.api_key.empty());
+  if (!a.v1_access.empty()) v1.mode = *net::openai::parse_v1_access(a.v1_access);  // the flag checked it
+  v1.api_key = a.api_key;
+  v1.my_hotkey = hk.ss58();
+  net::openai::validate(v1);
   std::unique_ptr<net::auth::AccessPolicy> policy;
   if (!a.allow_file.empty() || !a.block_file.empty() || !a.metagraph_file.empty() || a.require_permit ||
       a.min_stake > 0) {
@@ -194,8 +217,10 @@ void run_serve(ServeArgs a) {
   o.axon.sign = net::axon::make_signer(hk.keypair);
   o.axon.default_max_tokens = a.max_tokens;
   o.axon.deadline_margin_s = std::chrono::duration<double>(margin - engine_margin).count();
-  o.openai.api_key = a.api_key;
+  v1.policy = policy.get();  // the axon's: one metagraph, one allow list, one SIGHUP
+  o.openai.authorize = net::openai::make_v1_authorizer(v1);
   o.openai.default_max_tokens = a.max_tokens;
+  o.tasks = a.tasks;
   net::MinerServer server(o, svc);
   server.start();
 
@@ -205,15 +230,15 @@ void run_serve(ServeArgs a) {
                "  hotkey     %s\n"
                "  kv cache   %d blocks x %d tokens\n"
                "  access     %s\n"
-               "  openai key %s\n"
+               "  /v1 access %s\n"
                "  deadline   replies end %d ms before the caller's timeout (axon %lld ms, engine %lld ms "
                "+ one step)\n",
                model_dir.c_str(), demo ? " (DEMO: random weights, gibberish)" : "", hk.ss58().c_str(), kv_blocks,
                block_size, policy ? "allow/block lists or metagraph (SIGHUP reloads)" : "any signed caller",
-               a.api_key.empty() ? "none (open)" : "required", a.deadline_margin_ms,
+               v1_access_banner(v1.mode, hk.ss58()).c_str(), a.deadline_margin_ms,
                static_cast<long long>((margin - engine_margin).count()), static_cast<long long>(engine_margin.count()));
   log("listening on http://{}:{} (axon /Prompting /StreamPromptingSynapse, /v1/chat/completions, "
-      "/v1/models, /health, /metrics)",
+      "/v1/models, /availability, /health, /metrics)",
       a.host, server.port());
 
   for (;;) {
@@ -283,7 +308,16 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--max-batch", a->max_batch, "Sequences in one engine step")
       ->capture_default_str()
       ->check(CLI::Range(1, 65536));
-  cmd->add_option("--api-key", a->api_key, "Bearer key required by /v1/* (default: none)");
+  cmd->add_option("--api-key", a->api_key, "Bearer key for /v1/* (see --v1-access; default: none)");
+  cmd->add_option("--v1-access", a->v1_access,
+                  "Who may call /v1/*: epistula (validators' signed requests), api-key (Bearer --api-key), "
+                  "either, or open. Default with a wallet: epistula, or either when --api-key is given; "
+                  "without one (the demo's throwaway hotkey): open, or api-key")
+      ->check(CLI::IsMember({"epistula", "api-key", "either", "open"}));
+  cmd->add_option("--tasks", a->tasks,
+                  "Task classes POST /availability claims, comma-separated (\"*\": every task asked about)")
+      ->delimiter(',')
+      ->capture_default_str();
   // Sampling defaults for every request (validators send none): what makes this miner's
   // replies its own. A request's temperature, top_p, seed and stop still win.
   add_sampling_options(cmd, a->sampling);
