@@ -80,7 +80,8 @@ def main():
         wallets = os.path.join(tmp, "wallets")
         H.new_hotkey(ember, wallets, "miner")
         # Greedy by default: the random demo model then never ends a reply before max_tokens.
-        with H.Server(ember, wallets, "miner", ["--max-tokens", "16", "--temperature", "0"]) as srv:
+        with H.Server(ember, wallets, "miner", ["--max-tokens", "16", "--temperature", "0",
+                                                "--v1-access", "open"]) as srv:
             base_url = f"http://127.0.0.1:{srv.port}/v1"
             model = check_sdk(base_url)
             check_curl(base_url, model)
