@@ -14,21 +14,6 @@
 #include "net/openai/openai_handler.h"
 
 namespace ember::net::openai {
-namespace {
-
-// vLLM's refusal of a prompt that leaves no room for the completion.
-void check_length(size_t prompt_tokens, int max_tokens, int max_model_len, size_t index) {
-  if (max_model_len <= 0) return;
-  const size_t total = prompt_tokens + static_cast<size_t>(std::max(max_tokens, 0));
-  if (total > static_cast<size_t>(max_model_len))
-    bad_request(fmt::format("This model's maximum context length is {} tokens. However, you "
-                            "requested {} tokens ({} in the prompt, {} in the completion). Please "
-                            "reduce the length of the prompt or completion.",
-                            max_model_len, total, prompt_tokens, max_tokens),
-                index == 0 ? "prompt" : fmt::format("prompt[{}]", index));
-}
-
-}  // namespace
 
 void OpenAIHandler::completions(http::HttpRequest& req, http::ResponseWriter& w) {
   if (!authorized(req, w)) return;
@@ -46,13 +31,13 @@ void OpenAIHandler::completions(http::HttpRequest& req, http::ResponseWriter& w)
       CompletionsPrompt& p = cr.prompts[i];
       CompletionRequest c = cr.completion;
       c.request_id = cr.prompts.size() == 1 ? id : fmt::format("{}-{}", id, i);
+      // The service refuses a prompt longer than --max-model-len allows (a 400 from start()).
       if (p.text && !cr.add_special_tokens) {
         p.ids = service_.tokenize(*p.text, false);  // the service adds BOS to text prompts
         if (p.ids.empty()) bad_request("the prompt has no tokens", "prompt");
       }
       if (cr.echo) echoes.push_back(p.text ? *p.text : service_.detokenize(p.ids));
       if (!p.ids.empty()) {
-        check_length(p.ids.size(), c.max_tokens, service_.max_model_len(), i);
         c.prompt_ids = p.ids;
       } else {
         c.prompt_text = *p.text;

@@ -212,10 +212,12 @@ void finish_common(CompletionRequest& req, CommonFields& c, const DecodeLimits& 
   }
   // do_sample=false is Hugging Face's greedy search, whatever temperature came with it.
   if (c.sp_greedy) req.temperature = 0.f;
-  if (!c.max_tokens_set) req.max_tokens = limits.default_max_tokens;
-  if (req.min_tokens > req.max_tokens)
+  // Unset stays 0, the service's default: it shrinks that to fit the context (vLLM's rule),
+  // where an explicit max_tokens that does not fit is refused.
+  const int limit = c.max_tokens_set ? req.max_tokens : limits.default_max_tokens;
+  if (req.min_tokens > limit)
     bad_request(fmt::format("'min_tokens' ({}) must not exceed the reply's length limit ({})",
-                            req.min_tokens, req.max_tokens),
+                            req.min_tokens, limit),
                 "min_tokens");
 }
 

@@ -16,7 +16,7 @@
 namespace ember::net::openai {
 
 struct DecodeLimits {
-  int default_max_tokens = 512;  // when the body sets no limit
+  int default_max_tokens = 512;  // the service's default length (min_tokens is checked against it)
   int max_logprobs = 20;         // the most top alternatives a request may ask for
 };
 
@@ -44,7 +44,8 @@ bool bool_field(simdjson::dom::element v, std::string_view param);
 bool decode_common_field(std::string_view key, simdjson::dom::element v, CompletionRequest& req,
                          CommonFields& c);
 
-// After every field: `sampling_parameters` fills the gaps, the default length applies.
+// After every field: `sampling_parameters` fills the gaps. A length the body does not set stays
+// 0 (the service's default).
 void finish_common(CompletionRequest& req, CommonFields& c, const DecodeLimits& limits);
 
 // Refuses N top alternatives above the server's maximum, naming `param`.

@@ -146,6 +146,11 @@ class FakeService : public CompletionService {
     calls++;
     last_ = req;
     if (busy) throw ServiceBusy{"queue full"};
+    // As the engine adapter: a prompt that leaves no room for the reply is refused.
+    if (max_model_len_value > 0 &&
+        int64_t(req.prompt_ids.size()) + std::max(req.max_tokens, 1) > max_model_len_value)
+      throw std::invalid_argument("This model's maximum context length is " +
+                                  std::to_string(max_model_len_value) + " tokens");
     std::vector<GeneratedToken> tokens;
     if (req.logprobs >= 0)
       for (size_t i = 0; i < pieces.size(); ++i) tokens.push_back(fake_token(i, req.logprobs));

@@ -31,7 +31,7 @@ TEST(OpenAIRequest, DecodesSamplingFieldsAndTextParts) {
   EXPECT_TRUE(r.completion.stream);
   EXPECT_TRUE(r.include_usage);
   auto d = openai::decode_chat_request(R"({"messages":[{"role":"user","content":"x"}]})", 99);
-  EXPECT_EQ(d.completion.max_tokens, 99);
+  EXPECT_EQ(d.completion.max_tokens, 0);  // unset: the service's default
   EXPECT_FALSE(d.completion.temperature.has_value());
 }
 

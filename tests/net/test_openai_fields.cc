@@ -75,7 +75,8 @@ TEST(OpenAIFields, SamplingParametersFillWhatTheTopLevelLeavesUnset) {
   auto greedy = chat(R"(,"sampling_parameters":{"temperature":0.7,"do_sample":false})");
   EXPECT_FLOAT_EQ(*greedy.completion.temperature, 0.f);
   EXPECT_EQ(*chat(R"(,"sampling_parameters":{"seed":5})").completion.seed, 5u);
-  EXPECT_EQ(chat("").completion.max_tokens, 512);
+  EXPECT_EQ(chat("").completion.max_tokens, 0);  // unset: the service's default (it fits the context)
+  EXPECT_EQ(chat_param(R"(,"min_tokens":513)"), "min_tokens");  // above the default length
 }
 
 TEST(OpenAIFields, LogprobsAndTopLogprobs) {

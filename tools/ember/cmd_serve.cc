@@ -8,12 +8,14 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "engine/core/error.h"
 #include "engine/model/config.h"
@@ -32,6 +34,7 @@
 #include "tools/ember/engine_completion_service.h"
 #include "tools/ember/model_names.h"
 #include "tools/ember/sampling_options.h"
+#include "tools/ember/served_names.h"
 #include "tools/ember/serve_config.h"
 
 namespace ember::cli {
@@ -44,7 +47,15 @@ namespace fs = std::filesystem;
 constexpr std::chrono::milliseconds kEngineDeadlineMargin{50};
 
 struct ServeArgs {
-  std::string model, model_name, config;
+  std::string model, config;
+  // --served-model-name (vLLM's; --model-name is the old spelling): empty = the defaults.
+  std::vector<std::string> served_names;
+  bool accept_any_model = false;
+  int max_model_len = 0;     // 0: the model's context
+  int max_logprobs = 20;
+  std::string logprobs_mode = "raw_logprobs";
+  int64_t seed = -1;         // -1: a fresh seed per request
+  bool prefix_caching = true;  // accepted for vLLM's flag; always on
   std::string host = "0.0.0.0";
   int port = 8091;
   net::auth::WalletLocation wallet = net::auth::WalletLocation::defaults();
@@ -179,7 +190,9 @@ void run_serve(ServeArgs a) {
   else if (demo) ro.kv.gib = 0.25;  // the demo needs little; half the free memory would be absurd
   // No point caching more than every sequence of a full batch at the model's context length.
   const int max_ctx = load_model_config(model_dir).max_position_embeddings;
-  ro.max_useful_tokens = int64_t(a.max_batch) * (max_ctx > 0 ? std::min(max_ctx, 32768) : 32768);
+  int useful_ctx = max_ctx > 0 ? std::min(max_ctx, 32768) : 32768;
+  if (a.max_model_len > 0) useful_ctx = std::min(useful_ctx, a.max_model_len);
+  ro.max_useful_tokens = int64_t(a.max_batch) * useful_ctx;
   // The margin is split: the engine keeps a small part to end a request and hand its last
   // tokens out (it also allows one estimated step on top), the axon the rest, which it takes
   // off the caller's timeout (at most a quarter of that timeout) to set the request's deadline.
@@ -195,7 +208,15 @@ void run_serve(ServeArgs a) {
   Engine engine(runner, ec, codec);
 
   CompletionServiceOptions so;
-  so.model_name = !a.model_name.empty() ? a.model_name : demo ? "ember-demo" : model_name_of(model_dir);
+  so.served_model_names = !a.served_names.empty() ? a.served_names
+                          : demo                  ? std::vector<std::string>{"ember-demo"}
+                                                  : default_served_names(model_dir, model_name_of(model_dir));
+  so.model_name = so.served_model_names.front();
+  so.max_model_len = a.max_model_len;
+  so.max_logprobs = a.max_logprobs;
+  so.logprobs_mode = a.logprobs_mode == "processed_logprobs" ? SamplingParams::LogprobsMode::Processed
+                                                              : SamplingParams::LogprobsMode::Raw;
+  if (a.seed >= 0) a.sampling.seed = static_cast<uint64_t>(a.seed);
   so.default_max_tokens = a.max_tokens;
   so.defaults = a.sampling;
   try {
@@ -220,6 +241,9 @@ void run_serve(ServeArgs a) {
   v1.policy = policy.get();  // the axon's: one metagraph, one allow list, one SIGHUP
   o.openai.authorize = net::openai::make_v1_authorizer(v1);
   o.openai.default_max_tokens = a.max_tokens;
+  o.openai.accept_any_model = a.accept_any_model;
+  // X-Client-Timeout is the /v1 caller's timeout, as the synapse's is the axon's: same margin.
+  o.openai.deadline_margin_s = o.axon.deadline_margin_s;
   o.tasks = a.tasks;
   net::MinerServer server(o, svc);
   server.start();
@@ -238,8 +262,9 @@ void run_serve(ServeArgs a) {
                v1_access_banner(v1.mode, hk.ss58()).c_str(), a.deadline_margin_ms,
                static_cast<long long>((margin - engine_margin).count()), static_cast<long long>(engine_margin.count()));
   log("listening on http://{}:{} (axon /Prompting /StreamPromptingSynapse, /v1/chat/completions, "
-      "/v1/models, /availability, /health, /metrics)",
-      a.host, server.port());
+      "/v1/completions, /v1/models, /tokenize, /detokenize, /version, /availability, /health, /metrics); "
+      "model names: {}",
+      a.host, server.port(), fmt::join(so.served_model_names, ", "));
 
   for (;;) {
     timespec wait{a.stats_interval_s > 0 ? a.stats_interval_s : 3600, 0};
@@ -278,7 +303,27 @@ void add_serve_command(CLI::App& app) {
   auto a = std::make_shared<ServeArgs>();
   auto* cmd = app.add_subcommand("serve", "Run the miner: axon + OpenAI-compatible API on one port");
   cmd->add_option("--model", a->model, "Model folder, or the name of one tools/fetch-models.sh fetched (default: a built-in random demo model)");
-  cmd->add_option("--model-name", a->model_name, "Name shown by /v1/models (default: the folder's name)");
+  cmd->add_option("--served-model-name,--model-name", a->served_names,
+                  "Names a request's `model` may use, the first shown first by /v1/models (default: the "
+                  "folder's name and the Hugging Face id its config.json records as _name_or_path)");
+  cmd->add_flag("--accept-any-model", a->accept_any_model,
+                "Answer a /v1 request whatever `model` it names (default: 404 for a name not served, as vLLM)");
+  cmd->add_option("--max-model-len", a->max_model_len,
+                  "Prompt + completion tokens of one request; longer prompts or max_tokens get a 400 (default: "
+                  "the model's context length)")
+      ->check(CLI::Range(1, 1 << 24));
+  cmd->add_option("--max-logprobs", a->max_logprobs, "Most top_logprobs (chat) or logprobs (completions) a request may ask for")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1024));
+  cmd->add_option("--logprobs-mode", a->logprobs_mode,
+                  "raw_logprobs: log-softmax of the model's logits; processed_logprobs: after the request's "
+                  "logit_bias, penalties and temperature (vLLM's names)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"raw_logprobs", "processed_logprobs"}));
+  cmd->add_option("--seed", a->seed, "Seed for requests that give none (default: a fresh one per request)")
+      ->check(CLI::Range(int64_t(0), std::numeric_limits<int64_t>::max()));
+  cmd->add_flag("--enable-prefix-caching", a->prefix_caching,
+                "Accepted for vLLM's flag: ember's prefix cache is always on");
   cmd->add_option("--config", a->config, "TOML file; keys are the flag names (flags win)");
   cmd->add_option("--host", a->host, "Address to listen on")->capture_default_str();
   cmd->add_option("--port", a->port, "Port (0: any free port, printed at startup)")
@@ -305,7 +350,7 @@ void add_serve_command(CLI::App& app) {
       ->check(CLI::Range(1, 1000000));
   cmd->add_option("--kv-cache-gb", a->kv_cache_gb,
                   "KV cache budget in GiB (default: half the free memory; 0.25 for the demo)");
-  cmd->add_option("--max-batch", a->max_batch, "Sequences in one engine step")
+  cmd->add_option("--max-batch,--max-num-seqs", a->max_batch, "Sequences in one engine step")
       ->capture_default_str()
       ->check(CLI::Range(1, 65536));
   cmd->add_option("--api-key", a->api_key, "Bearer key for /v1/* (see --v1-access; default: none)");

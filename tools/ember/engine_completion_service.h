@@ -16,6 +16,8 @@ namespace ember::cli {
 
 struct CompletionServiceOptions {
   std::string model_name;
+  // Every name a request's `model` may use (--served-model-name); empty: {model_name}.
+  std::vector<std::string> served_model_names;
   int default_max_tokens = 512;  // when the request gives none
   // Top alternatives a request may ask for with each token (--max-logprobs), and which
   // distribution they describe (--logprobs-mode).
@@ -36,6 +38,10 @@ class EngineCompletionService : public net::CompletionService {
   // Throws std::invalid_argument for out-of-range sampling values (the client sees a 400).
   std::unique_ptr<net::CompletionStream> start(const net::CompletionRequest& req) override;
   std::string model_name() const override { return opts_.model_name; }
+  std::vector<std::string> served_model_names() const override {
+    return opts_.served_model_names.empty() ? std::vector<std::string>{opts_.model_name}
+                                            : opts_.served_model_names;
+  }
   net::EngineStats stats() const override;
   std::vector<int32_t> tokenize(const std::string& text, bool add_special) const override;
   std::vector<int32_t> tokenize_chat(const std::vector<net::ChatMessage>& messages) const override;
