@@ -30,9 +30,10 @@ class SentenceEncoder {
                                                const SentenceEncoderOptions& options = {});
   virtual ~SentenceEncoder() = default;
 
-  // One embedding of dim() floats per text, in order; each has L2 norm 1 (or is all zeros for
-  // a text with no tokens at all, which cannot happen with [CLS]/[SEP] added). Texts longer than
-  // max_tokens() are truncated as sentence-transformers truncates them.
+  // One embedding of dim() floats per text, in order: the mean of its tokens' last hidden
+  // states, L2-normalised when modules.json has a Normalize module (both supported models do).
+  // Texts longer than max_tokens() are truncated as sentence-transformers truncates them. Any
+  // string is valid input (invalid UTF-8 is repaired); an empty text embeds its special tokens.
   virtual std::vector<std::vector<float>> embed(const std::vector<std::string>& texts) = 0;
   // Tokens each text of `texts` takes after truncation, special tokens included (for usage).
   virtual std::vector<int> token_counts(const std::vector<std::string>& texts) const = 0;
