@@ -122,7 +122,7 @@ void loud_demo_notice(const std::string& dir) {
 
 std::string v1_access_banner(net::openai::V1Access mode, const std::string& hotkey) {
   switch (mode) {
-    case net::openai::V1Access::Open: return "open: anyone may call /v1 (no --api-key, no wallet)";
+    case net::openai::V1Access::Open: return "open: anyone may call /v1";
     case net::openai::V1Access::ApiKey: return "api-key: Authorization: Bearer <--api-key>";
     case net::openai::V1Access::Epistula:
       return fmt::format("epistula: requests signed for {} by an admitted validator", hotkey);
