@@ -151,7 +151,7 @@ void OpenAIHandler::chat_completions(http::HttpRequest& req, http::ResponseWrite
     auto res = http::pump_pieces(stream, w, hard, [&](std::string_view t, const CompletionPiece& p) {
       timing.on_piece(p);
       if (!logprobs || p.tokens.empty()) {
-        if (logprobs || p.done) carry.append(t);
+        if (logprobs) carry.append(t);
         else if (!t.empty()) ok = ok && w.write_chunk(chunk_event(id, created, model, t, false, FinishReason::kNone));
         return ok;
       }
