@@ -35,6 +35,10 @@ MinerServer::MinerServer(MinerServerOptions opts, CompletionService& service)
     openai_ = std::make_unique<openai::OpenAIHandler>(opts_.openai, service_, &metrics_);
     openai_->register_routes(router_);
   }
+  if (opts_.embeddings) {
+    embeddings_ = std::make_unique<openai::EmbeddingsHandler>(opts_.openai, *opts_.embeddings, &metrics_);
+    embeddings_->register_routes(router_);
+  }
   if (opts_.enable_axon) {
     axon_ = std::make_unique<axon::AxonHandler>(opts_.axon, service_, &metrics_);
     axon_->register_routes(router_);   // also the 404 fallback for unknown synapse names

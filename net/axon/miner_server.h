@@ -9,9 +9,11 @@
 
 #include "net/axon/axon_handler.h"
 #include "net/completion_service.h"
+#include "net/embedding_service.h"
 #include "net/http/router.h"
 #include "net/http/server.h"
 #include "net/metrics/server_metrics.h"
+#include "net/openai/embeddings_handler.h"
 #include "net/openai/openai_handler.h"
 
 namespace ember::net {
@@ -22,6 +24,8 @@ struct MinerServerOptions {
   openai::OpenAIOptions openai;
   bool enable_axon = true;
   bool enable_openai = true;
+  // When set (and outliving the server), POST /v1/embeddings answers with it, under /v1's access.
+  EmbeddingService* embeddings = nullptr;
   // The task classes POST /availability claims ("*": every task asked about).
   std::vector<std::string> tasks = {"InferenceTask"};
 };
@@ -45,6 +49,7 @@ class MinerServer {
   http::Router router_;
   std::unique_ptr<axon::AxonHandler> axon_;
   std::unique_ptr<openai::OpenAIHandler> openai_;
+  std::unique_ptr<openai::EmbeddingsHandler> embeddings_;
   std::unique_ptr<http::HttpServer> server_;
 };
 

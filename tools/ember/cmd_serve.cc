@@ -31,6 +31,7 @@
 #include "tools/ember/backend_choice.h"
 #include "tools/ember/commands.h"
 #include "tools/ember/demo_model.h"
+#include "tools/ember/encoder_embedding_service.h"
 #include "tools/ember/engine_completion_service.h"
 #include "tools/ember/model_names.h"
 #include "tools/ember/sampling_options.h"
@@ -48,6 +49,7 @@ constexpr std::chrono::milliseconds kEngineDeadlineMargin{50};
 
 struct ServeArgs {
   std::string model, config;
+  std::string embedding_model;  // --embedding-model: also serve POST /v1/embeddings
   // --served-model-name (vLLM's; --model-name is the old spelling): empty = the defaults.
   std::vector<std::string> served_names;
   bool accept_any_model = false;
@@ -226,6 +228,9 @@ void run_serve(ServeArgs a) {
   }
   EngineCompletionService svc(engine, so);
 
+  std::unique_ptr<EncoderEmbeddingService> embeddings;
+  if (!a.embedding_model.empty())
+    embeddings = std::make_unique<EncoderEmbeddingService>(SentenceEncoder::open(a.embedding_model));
   net::MinerServerOptions o;
   o.http.host = a.host;
   o.http.port = static_cast<uint16_t>(a.port);
@@ -245,8 +250,12 @@ void run_serve(ServeArgs a) {
   // X-Client-Timeout is the /v1 caller's timeout, as the synapse's is the axon's: same margin.
   o.openai.deadline_margin_s = o.axon.deadline_margin_s;
   o.tasks = a.tasks;
+  o.embeddings = embeddings.get();
   net::MinerServer server(o, svc);
   server.start();
+  if (embeddings)
+    log("POST /v1/embeddings: {} ({}-dimensional, from {})", embeddings->model_name(), embeddings->dim(),
+        a.embedding_model);
 
   std::fprintf(stderr,
                "ember serve\n"
@@ -303,6 +312,9 @@ void add_serve_command(CLI::App& app) {
   auto a = std::make_shared<ServeArgs>();
   auto* cmd = app.add_subcommand("serve", "Run the miner: axon + OpenAI-compatible API on one port");
   cmd->add_option("--model", a->model, "Model folder, or the name of one tools/fetch-models.sh fetched (default: a built-in random demo model)");
+  cmd->add_option("--embedding-model", a->embedding_model,
+                  "Also serve POST /v1/embeddings (OpenAI format) with this sentence-transformers encoder: a "
+                  "folder, or all-minilm-l6-v2 / all-mpnet-base-v2 once fetched");
   cmd->add_option("--served-model-name,--model-name", a->served_names,
                   "Names a request's `model` may use, the first shown first by /v1/models (default: the "
                   "folder's name and the Hugging Face id its config.json records as _name_or_path)");
@@ -384,6 +396,7 @@ void add_serve_command(CLI::App& app) {
   cmd->callback([a, cmd] {
     if (!a->config.empty()) apply_toml_config(*cmd, a->config);
     a->model = resolve_model_arg(a->model);
+    if (!a->embedding_model.empty()) a->embedding_model = resolve_model_arg(a->embedding_model);
     run_serve(*a);
   });
 }
