@@ -6,8 +6,8 @@
 
 namespace ember::net {
 
-MinerServer::MinerServer(MinerServerOptions opts, CompletionService& service)
-    : opts_(std::move(opts)), service_(service) {
+MinerServer::MinerServer(MinerServerOptions opts, CompletionService& service, CompletionService* axon_service)
+    : opts_(std::move(opts)), service_(service), axon_service_(axon_service ? *axon_service : service) {
   router_.add("GET", "/health", [this](http::HttpRequest&, http::ResponseWriter& w) {
     http::HttpResponse r;
     r.header("Content-Type", "application/json");
@@ -40,7 +40,7 @@ MinerServer::MinerServer(MinerServerOptions opts, CompletionService& service)
     embeddings_->register_routes(router_);
   }
   if (opts_.enable_axon) {
-    axon_ = std::make_unique<axon::AxonHandler>(opts_.axon, service_, &metrics_);
+    axon_ = std::make_unique<axon::AxonHandler>(opts_.axon, axon_service_, &metrics_);
     axon_->register_routes(router_);   // also the 404 fallback for unknown synapse names
   }
   metrics_.set_engine_stats([this] { return service_.stats(); });

@@ -32,8 +32,10 @@ struct MinerServerOptions {
 
 class MinerServer {
  public:
-  // `service` must outlive the server.
-  MinerServer(MinerServerOptions opts, CompletionService& service);
+  // `service` must outlive the server. `axon_service`, when given (and outliving the server),
+  // answers the axon synapses instead: best-of-n for unique replies there, while /v1 (today's
+  // validators compare exact logprobs) keeps the plain service.
+  MinerServer(MinerServerOptions opts, CompletionService& service, CompletionService* axon_service = nullptr);
   ~MinerServer();
 
   void start();                    // throws ember::Error when the port cannot be bound
@@ -45,6 +47,7 @@ class MinerServer {
  private:
   MinerServerOptions opts_;
   CompletionService& service_;
+  CompletionService& axon_service_;
   metrics::ServerMetrics metrics_;
   http::Router router_;
   std::unique_ptr<axon::AxonHandler> axon_;

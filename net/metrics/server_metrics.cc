@@ -28,7 +28,10 @@ ServerMetrics::ServerMetrics()
            {0.3, 0.5, 0.8, 1, 1.5, 2, 2.5, 5, 10, 15, 20, 30, 40, 50, 60, 120}),
       auth_rejections_("ember_auth_rejections_total",
                        "Requests refused by access control or size limits, by protocol and reason.",
-                       {"protocol", "reason"}) {}
+                       {"protocol", "reason"}),
+      styles_("ember_styles_total",
+              "Styles of unique replies: drawn for a candidate, and chosen for the reply returned.",
+              {"style", "outcome"}) {}
 
 void ServerMetrics::observe_request(std::string_view route, int status, double seconds) {
   std::string r = route_label(route);
@@ -49,6 +52,14 @@ void ServerMetrics::observe_auth_rejection(std::string_view protocol, std::strin
 
 double ServerMetrics::auth_rejections(std::string_view protocol, std::string_view reason) const {
   return auth_rejections_.value({std::string(protocol), std::string(reason)});
+}
+
+void ServerMetrics::observe_style(std::string_view style, bool chosen) {
+  styles_.add({std::string(style), chosen ? "chosen" : "drawn"});
+}
+
+double ServerMetrics::styles(std::string_view style, std::string_view outcome) const {
+  return styles_.value({std::string(style), std::string(outcome)});
 }
 
 void ServerMetrics::observe_inter_token(std::string_view api, double seconds, int64_t tokens) {
@@ -76,6 +87,7 @@ std::string ServerMetrics::render() const {
   inter_token_.render(out);
   e2e_.render(out);
   auth_rejections_.render(out);
+  styles_.render(out);
   if (connections_)
     render_gauge(out, "ember_http_connections", "Open client connections.", connections_());
   if (in_flight_)

@@ -26,6 +26,11 @@ class ServerMetrics {
   void observe_auth_rejection(std::string_view protocol, std::string_view reason);
   double auth_rejections(std::string_view protocol, std::string_view reason) const;
 
+  // Unique replies (--styles / --best-of): a style drawn for a candidate, or the style of the
+  // reply returned (outcome "drawn" or "chosen").
+  void observe_style(std::string_view style, bool chosen);
+  double styles(std::string_view style, std::string_view outcome) const;
+
   // Measured where replies are written (api: "axon" or "openai"): the gap before each generated
   // token after a request's first (`tokens` arriving together share the gap), and each request
   // from arrival to its last byte.
@@ -51,6 +56,7 @@ class ServerMetrics {
   HistogramFamily inter_token_;
   HistogramFamily e2e_;
   CounterFamily auth_rejections_;
+  CounterFamily styles_;
   std::function<EngineStats()> engine_stats_;
   std::function<double()> connections_, in_flight_;
 };

@@ -101,6 +101,16 @@ Selection select_unique(const std::vector<Candidate>& cs, const std::vector<std:
     s.failures.push_back(quality_failure(cs[i], floor));
     if (s.failures.back().empty()) passing.push_back(int(i));
   }
+  std::string relaxed;
+  if (passing.empty() && floor.reject_cut_short) {
+    // Every candidate was cut short (the operator's max_tokens, or the deadline): the choice is
+    // still among the sound ones (no loop, logprob above the floor), since a cut answer scores.
+    QualityFloor loose = floor;
+    loose.reject_cut_short = false;
+    for (size_t i = 0; i < cs.size(); ++i)
+      if (quality_failure(cs[i], loose).empty()) passing.push_back(int(i));
+    relaxed = " (all cut short)";
+  }
   if (passing.empty()) {
     s.chosen = fallback_choice(cs);
     s.why = "fallback: no candidate passed the quality floor";
@@ -108,7 +118,8 @@ Selection select_unique(const std::vector<Candidate>& cs, const std::vector<std:
   }
   if (passing.size() == 1 || emb.size() != cs.size()) {
     s.chosen = passing.front();
-    s.why = passing.size() == 1 ? "only one passed the quality floor" : "first passing (no embeddings)";
+    s.why = std::string(passing.size() == 1 ? "only one passed the quality floor" : "first passing (no embeddings)") +
+            relaxed;
     return s;
   }
   // The consensus: the mean of every candidate with text, passing or not (a rejected one still
@@ -129,7 +140,7 @@ Selection select_unique(const std::vector<Candidate>& cs, const std::vector<std:
   s.chosen = passing.front();
   for (int i : passing)
     if (s.centroid_distance[size_t(i)] > s.centroid_distance[size_t(s.chosen)]) s.chosen = i;
-  s.why = "farthest from the candidates' centroid";
+  s.why = "farthest from the candidates' centroid" + relaxed;
   return s;
 }
 

@@ -59,7 +59,8 @@ struct Selection {
 
 // --select unique: among candidates that pass the floor, the one farthest from the centroid of
 // all candidates with text (`embeddings[i]` belongs to candidates[i]; may be empty for none).
-// When none passes: the best fallback (fallback_choice).
+// When every candidate was cut short, the same choice among those that pass the other checks;
+// when none does: the best fallback (fallback_choice).
 Selection select_unique(const std::vector<Candidate>& candidates,
                         const std::vector<std::vector<float>>& embeddings, const QualityFloor& floor);
 

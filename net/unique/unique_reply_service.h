@@ -65,6 +65,9 @@ class UniqueReplyService : public CompletionService {
   int max_logprobs() const override { return inner_.max_logprobs(); }
 
   const UniqueOptions& options() const { return opts_; }
+  // Hooks wired after construction (the server that owns the metrics is built with this
+  // service); set them before the first start().
+  void set_on_style(std::function<void(std::string_view style, bool chosen)> fn) { opts_.on_style = std::move(fn); }
 
   // The seed of candidate `index` of a request seeded `base` (distinct streams per candidate).
   static uint64_t candidate_seed(uint64_t base, uint32_t index);

@@ -81,10 +81,19 @@ TEST(SelectUnique, FallsBackWhenNothingPasses) {
   EXPECT_EQ(s.chosen, 1);  // finished, best mean logprob
   EXPECT_EQ(s.why, "fallback: no candidate passed the quality floor");
 
-  // None finished (time ran out for all): the longest partial answer, which still scores.
-  std::vector<Candidate> partial = {good("short"), good("a longer partial answer"), good("")};
+  // None finished and none sound (time ran out for all): the longest partial answer, which still scores.
+  std::vector<Candidate> partial = {good("short", -3), good("a longer partial answer", -3), good("")};
   for (auto& c : partial) c.finish = FinishReason::kDeadline;
   EXPECT_EQ(select_unique(partial, {}, {}).chosen, 1);
+}
+
+TEST(SelectUnique, AllCutShortStillChoosesByDistanceAmongTheSound) {
+  std::vector<Candidate> cs = {good("a"), good("b"), good("c", -3.5), good("d")};
+  for (auto& c : cs) c.finish = FinishReason::kLength;
+  // c is farthest but fails the logprob floor; d is the farthest sound one.
+  Selection s = select_unique(cs, {{1, 0}, {0.99f, 0.14f}, {0, 1}, {0.6f, -0.8f}}, {});
+  EXPECT_EQ(s.chosen, 3);
+  EXPECT_EQ(s.why, "farthest from the candidates' centroid (all cut short)");
   EXPECT_EQ(fallback_choice({}), -1);
 }
 

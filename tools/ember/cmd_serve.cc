@@ -37,6 +37,7 @@
 #include "tools/ember/sampling_options.h"
 #include "tools/ember/served_names.h"
 #include "tools/ember/serve_config.h"
+#include "tools/ember/unique_options.h"
 
 namespace ember::cli {
 
@@ -78,6 +79,8 @@ struct ServeArgs {
   // Sampling for requests that do not set it (validators never do).
   SamplingParams sampling;
   int stats_interval_s = 60;
+  // Unique replies for the axon (styles, best-of-n, upstream); off unless asked for.
+  UniqueArgs unique;
 };
 
 template <typename... Args>
@@ -168,6 +171,7 @@ void run_serve(ServeArgs a) {
   v1.api_key = a.api_key;
   v1.my_hotkey = hk.ss58();
   net::openai::validate(v1);
+  check_unique_args(a.unique);
   std::unique_ptr<net::auth::AccessPolicy> policy;
   if (!a.allow_file.empty() || !a.block_file.empty() || !a.metagraph_file.empty() || a.require_permit ||
       a.min_stake > 0) {
@@ -227,6 +231,8 @@ void run_serve(ServeArgs a) {
     fail("serve: sampling defaults: {}", e.what());
   }
   EngineCompletionService svc(engine, so);
+  // The axon may get best-of-n; /v1 always gets the plain service (exact logprobs).
+  UniqueSetup uniq = make_unique_setup(a.unique, svc, codec.get(), [](const std::string& line) { log("{}", line); });
 
   std::unique_ptr<EncoderEmbeddingService> embeddings;
   if (!a.embedding_model.empty())
@@ -251,7 +257,9 @@ void run_serve(ServeArgs a) {
   o.openai.deadline_margin_s = o.axon.deadline_margin_s;
   o.tasks = a.tasks;
   o.embeddings = embeddings.get();
-  net::MinerServer server(o, svc);
+  net::MinerServer server(o, svc, uniq.service.get());
+  if (uniq.service)
+    uniq.service->set_on_style([&server](std::string_view s, bool chosen) { server.metrics().observe_style(s, chosen); });
   server.start();
   if (embeddings)
     log("POST /v1/embeddings: {} ({}-dimensional, from {})", embeddings->model_name(), embeddings->dim(),
@@ -264,11 +272,14 @@ void run_serve(ServeArgs a) {
                "  kv cache   %d blocks x %d tokens\n"
                "  access     %s\n"
                "  /v1 access %s\n"
+               "  unique     %s\n"
                "  deadline   replies end %d ms before the caller's timeout (axon %lld ms, engine %lld ms "
                "+ one step)\n",
                model_dir.c_str(), demo ? " (DEMO: random weights, gibberish)" : "", hk.ss58().c_str(), kv_blocks,
                block_size, policy ? "allow/block lists or metagraph (SIGHUP reloads)" : "any signed caller",
-               v1_access_banner(v1.mode, hk.ss58()).c_str(), a.deadline_margin_ms,
+               v1_access_banner(v1.mode, hk.ss58()).c_str(),
+               uniq.service ? uniq.banner.c_str() : "off (every reply as sampled; --styles / --best-of for the synapse validators)",
+               a.deadline_margin_ms,
                static_cast<long long>((margin - engine_margin).count()), static_cast<long long>(engine_margin.count()));
   log("listening on http://{}:{} (axon /Prompting /StreamPromptingSynapse, /v1/chat/completions, "
       "/v1/completions, /v1/models, /tokenize, /detokenize, /version, /availability, /health, /metrics); "
@@ -378,6 +389,7 @@ void add_serve_command(CLI::App& app) {
   // Sampling defaults for every request (validators send none): what makes this miner's
   // replies its own. A request's temperature, top_p, seed and stop still win.
   add_sampling_options(cmd, a->sampling);
+  add_unique_options(cmd, a->unique);
   cmd->add_option("--max-tokens", a->max_tokens, "Reply length when the request gives none")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 20));

@@ -1,0 +1,106 @@
+#include "tools/ember/unique_options.h"
+
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+#include "engine/core/error.h"
+#include "tools/ember/model_names.h"
+
+namespace ember::cli {
+
+void add_unique_options(CLI::App* cmd, UniqueArgs& a) {
+  cmd->add_option("--styles", a.styles,
+                  "Unique replies (axon only): a style (system-prompt snippet) drawn per reply from FILE.toml / "
+                  "FILE.json ([[styles]] name, text, weight), or `builtin` for the built-in twenty. Off by default: "
+                  "never for validators that compare exact logprobs");
+  cmd->add_option("--best-of", a.best_of,
+                  "Unique replies (axon only): local candidates per axon request, each with its own style and seed")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 16));
+  cmd->add_option("--select", a.select,
+                  "Which candidate an axon request returns: unique (farthest from the candidates' centroid in "
+                  "embedding space, among those that pass the quality floor) or first (the first to pass it)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"unique", "first"}));
+  cmd->add_option("--select-encoder", a.select_encoder,
+                  "Sentence encoder for --select unique: a sentence-transformers folder or a fetched name")
+      ->capture_default_str();
+  cmd->add_option("--select-min-logprob", a.min_logprob,
+                  "Quality floor: a candidate whose mean token logprob is below this is not chosen")
+      ->capture_default_str();
+  cmd->add_option("--select-budget-ms", a.select_budget_ms,
+                  "Time kept before an axon request's deadline for embedding and choosing")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 60000));
+  cmd->add_option("--upstream", a.upstream,
+                  "Also ask an OpenAI-compatible endpoint (base URL, e.g. http://127.0.0.1:8000/v1) for candidates; "
+                  "its errors and timeouts never fail a request a local candidate answers");
+  cmd->add_option("--upstream-model", a.upstream_model, "The `model` sent upstream (default: none sent)");
+  cmd->add_option("--upstream-key-env", a.upstream_key_env,
+                  "Environment variable holding the upstream's API key (sent as a Bearer token)")
+      ->capture_default_str();
+  cmd->add_option("--upstream-timeout-ms", a.upstream_timeout_ms,
+                  "Upstream call limit (the request's deadline bounds it too)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 600000));
+  cmd->add_option("--upstream-candidates", a.upstream_candidates,
+                  "Candidates asked of --upstream per request, on top of --best-of")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 16));
+}
+
+void check_unique_args(const UniqueArgs& a) {
+  if (!a.styles.empty()) net::unique::StyleBook::load(a.styles);
+  if (!a.upstream.empty()) net::unique::UpstreamClient({a.upstream, "", "", std::chrono::milliseconds(1)});
+}
+
+UniqueSetup make_unique_setup(const UniqueArgs& a, net::CompletionService& inner, const ChatCodec* codec,
+                              std::function<void(const std::string&)> log) {
+  UniqueSetup out;
+  if (!a.enabled()) return out;
+  net::unique::UniqueOptions o;
+  o.best_of = a.best_of;
+  o.select = a.select == "first" ? net::unique::SelectMode::kFirst : net::unique::SelectMode::kUnique;
+  if (!a.styles.empty()) o.styles = net::unique::StyleBook::load(a.styles);
+  // Templates that refuse a system role raise when rendering one (Gemma 2's does).
+  if (codec) {
+    try {
+      codec->render({{"system", "s"}, {"user", "u"}});
+    } catch (const std::exception&) {
+      o.system_role = false;
+    }
+  }
+  o.floor.min_mean_logprob = a.min_logprob;
+  o.select_budget = std::chrono::milliseconds(a.select_budget_ms);
+  o.log = log;
+  std::string upstream_note;
+  if (!a.upstream.empty()) {
+    net::unique::UpstreamConfig uc;
+    uc.url = a.upstream;
+    uc.model = a.upstream_model;
+    if (const char* k = std::getenv(a.upstream_key_env.c_str())) uc.api_key = k;
+    uc.timeout = std::chrono::milliseconds(a.upstream_timeout_ms);
+    o.upstream = std::make_shared<net::unique::UpstreamClient>(uc);
+    o.upstream_candidates = a.upstream_candidates;
+    upstream_note = fmt::format(" + {} from {}{}", a.upstream_candidates, a.upstream,
+                                uc.api_key.empty() ? fmt::format(" (no key in ${})", a.upstream_key_env) : "");
+  }
+  const int total = a.best_of + (a.upstream.empty() ? 0 : a.upstream_candidates);
+  std::string encoder_note;
+  if (o.select == net::unique::SelectMode::kUnique && total >= 2) {
+    const std::string dir = resolve_model_arg(a.select_encoder);
+    out.encoder = SentenceEncoder::open(dir);
+    SentenceEncoder* enc = out.encoder.get();
+    o.embed = [enc](const std::vector<std::string>& texts) { return enc->embed(texts); };
+    encoder_note = fmt::format(", encoder {} ({} dims)", enc->name(), enc->dim());
+  }
+  out.banner = fmt::format("axon only: {} local candidate{}{}, select {}{}, styles {}{}", a.best_of,
+                           a.best_of == 1 ? "" : "s", upstream_note, a.select, encoder_note,
+                           o.styles ? fmt::format("{} ({})", o.styles->origin(), o.styles->styles().size()) : "none",
+                           o.system_role ? "" : " (merged into the first user turn: no system role)");
+  out.service = std::make_unique<net::unique::UniqueReplyService>(inner, std::move(o));
+  return out;
+}
+
+}  // namespace ember::cli
