@@ -37,7 +37,7 @@ TEST_P(EncoderParity, EmbeddingsMatchSentenceTransformers) {
     worst = std::min(worst, cos);
     EXPECT_GE(cos, 0.99999f) << "text " << i << ": " << texts[i].substr(0, 80);
   }
-  std::printf("%s: %zu texts, lowest cosine %.8f\n", name.c_str(), texts.size(), double(worst));
+  std::printf("%s: %zu texts, lowest cosine 1 - %.2e\n", name.c_str(), texts.size(), 1.0 - double(worst));
 }
 
 // A text embeds the same alone as amid others of other lengths (packing without padding must
