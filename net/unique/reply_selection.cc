@@ -93,22 +93,56 @@ int fallback_choice(const std::vector<Candidate>& cs) {
   return best;
 }
 
+std::vector<std::string> quality_failures(const std::vector<Candidate>& cs, const QualityFloor& floor) {
+  std::vector<std::string> out;
+  std::vector<int64_t> lengths;
+  for (const auto& c : cs) {
+    out.push_back(quality_failure(c, floor));
+    if (!c.text.empty()) lengths.push_back(c.tokens);
+  }
+  if (lengths.size() < 2) return out;
+  std::sort(lengths.begin(), lengths.end());
+  const int64_t median = lengths[lengths.size() / 2];
+  for (size_t i = 0; i < cs.size(); ++i)
+    if (out[i].empty() && cs[i].tokens < floor.short_tokens && cs[i].tokens * 4 < median)
+      out[i] = fmt::format("too short ({} tokens, median {})", cs[i].tokens, median);
+  return out;
+}
+
 Selection select_unique(const std::vector<Candidate>& cs, const std::vector<std::vector<float>>& emb,
-                        const QualityFloor& floor) {
+                        const QualityFloor& floor, const std::vector<float>* prompt) {
   Selection s;
   std::vector<int> passing;
-  for (size_t i = 0; i < cs.size(); ++i) {
-    s.failures.push_back(quality_failure(cs[i], floor));
-    if (s.failures.back().empty()) passing.push_back(int(i));
+  const bool relevance = prompt && !prompt->empty() && emb.size() == cs.size() && floor.min_relevance_ratio > 0;
+  double best_relevance = -1;
+  if (relevance) {
+    s.relevance.assign(cs.size(), 0);
+    for (size_t i = 0; i < cs.size(); ++i)
+      if (!cs[i].text.empty() && !emb[i].empty()) {
+        s.relevance[i] = 1 - cosine_distance(emb[i], *prompt);
+        best_relevance = std::max(best_relevance, s.relevance[i]);
+      }
   }
+  auto off_topic = [&](std::vector<std::string> f) {
+    if (!relevance || best_relevance <= 0) return f;
+    for (size_t i = 0; i < cs.size(); ++i)
+      if (f[i].empty() && s.relevance[i] < floor.min_relevance_ratio * best_relevance)
+        f[i] = fmt::format("off topic (relevance {:.2f} < {:.2f} x {:.2f})", s.relevance[i], floor.min_relevance_ratio,
+                           best_relevance);
+    return f;
+  };
+  s.failures = off_topic(quality_failures(cs, floor));
+  for (size_t i = 0; i < cs.size(); ++i)
+    if (s.failures[i].empty()) passing.push_back(int(i));
   std::string relaxed;
   if (passing.empty() && floor.reject_cut_short) {
     // Every candidate was cut short (the operator's max_tokens, or the deadline): the choice is
     // still among the sound ones (no loop, logprob above the floor), since a cut answer scores.
     QualityFloor loose = floor;
     loose.reject_cut_short = false;
+    const auto loose_failures = off_topic(quality_failures(cs, loose));
     for (size_t i = 0; i < cs.size(); ++i)
-      if (quality_failure(cs[i], loose).empty()) passing.push_back(int(i));
+      if (loose_failures[i].empty()) passing.push_back(int(i));
     relaxed = " (all cut short)";
   }
   if (passing.empty()) {

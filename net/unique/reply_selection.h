@@ -37,6 +37,12 @@ struct QualityFloor {
   // Mean token log-probability (raw, under the model) below this is rambling or gibberish.
   double min_mean_logprob = -2.0;
   bool reject_cut_short = true;  // finish by length or deadline: the answer is incomplete
+  // A reply under this many tokens and under a quarter of the candidates' median length is a
+  // non-answer ("1"), however far it lies from the others.
+  int64_t short_tokens = 16;
+  // With the prompt's embedding: a candidate whose cosine to the prompt is below this fraction
+  // of the best candidate's has drifted off topic (0: no check).
+  double min_relevance_ratio = 0.9;
 };
 
 // A degenerate loop: the text ends in one block of words (or characters, for text without
@@ -50,10 +56,15 @@ std::string quality_failure(const Candidate& c, const QualityFloor& floor);
 // 1 - cosine: of a to b (both unit length or zero).
 double cosine_distance(const std::vector<float>& a, const std::vector<float>& b);
 
+// quality_failure of each candidate, plus the relative check against the others' lengths
+// ("too short (2 tokens, median 80)").
+std::vector<std::string> quality_failures(const std::vector<Candidate>& candidates, const QualityFloor& floor);
+
 struct Selection {
   int chosen = -1;                        // index into the candidates; -1 when none has text
   std::vector<std::string> failures;      // quality_failure of each candidate
   std::vector<double> centroid_distance;  // 1 - cos(candidate, centroid); empty without embeddings
+  std::vector<double> relevance;          // cos(candidate, prompt); empty without the prompt's
   std::string why;                        // "farthest from centroid", "only passing", "fallback: ..."
 };
 
@@ -61,8 +72,10 @@ struct Selection {
 // all candidates with text (`embeddings[i]` belongs to candidates[i]; may be empty for none).
 // When every candidate was cut short, the same choice among those that pass the other checks;
 // when none does: the best fallback (fallback_choice).
+// `prompt_embedding` (optional, the same space) adds the relevance check of the floor.
 Selection select_unique(const std::vector<Candidate>& candidates,
-                        const std::vector<std::vector<float>>& embeddings, const QualityFloor& floor);
+                        const std::vector<std::vector<float>>& embeddings, const QualityFloor& floor,
+                        const std::vector<float>* prompt_embedding = nullptr);
 
 // When no candidate passes the floor: a finished one (stop) with the highest mean logprob; else
 // the one with the most tokens (a cut-short answer still scores, an empty one does not); -1 when

@@ -30,6 +30,17 @@ struct UpstreamSlot {
   UpstreamReply reply;
 };
 
+int64_t approx_tokens(const std::string& text) {
+  int64_t words = 0;
+  bool in_word = false;
+  for (char ch : text) {
+    const bool space = ch == ' ' || ch == '\n' || ch == '\t' || ch == '\r';
+    words += !space && !in_word;
+    in_word = !space;
+  }
+  return (words * 4 + 2) / 3;
+}
+
 double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
 class UniqueStream : public CompletionStream {
@@ -46,13 +57,15 @@ class UniqueStream : public CompletionStream {
   };
 
   UniqueStream(const UniqueOptions& opts, std::vector<Candidate> cands, std::vector<Local> locals,
-               std::vector<Remote> remotes, Clock::time_point collect_until, std::string request_id)
+               std::vector<Remote> remotes, Clock::time_point collect_until, std::string request_id,
+               std::string prompt)
       : opts_(opts),
         cands_(std::move(cands)),
         locals_(std::move(locals)),
         remotes_(std::move(remotes)),
         collect_until_(collect_until),
         request_id_(std::move(request_id)),
+        prompt_(std::move(prompt)),
         started_(Clock::now()) {}
 
   ~UniqueStream() override {
@@ -122,7 +135,8 @@ class UniqueStream : public CompletionStream {
       if (u.ok) {
         c.text = u.text;
         c.finish = u.finish;
-        c.tokens = u.completion_tokens;
+        // Without usage in the reply, about four tokens per three words.
+        c.tokens = u.completion_tokens > 0 ? u.completion_tokens : approx_tokens(u.text);
       } else {
         c.finish = FinishReason::kError;
         c.error = "upstream: " + u.error;
@@ -212,8 +226,7 @@ class UniqueStream : public CompletionStream {
     Selection sel;
     double embed_s = 0;
     if (opts_.select == SelectMode::kFirst) {
-      sel.failures.resize(cands_.size());
-      for (size_t i = 0; i < cands_.size(); ++i) sel.failures[i] = quality_failure(cands_[i], opts_.floor);
+      sel.failures = quality_failures(cands_, opts_.floor);
       for (size_t i : finish_order_)
         if (sel.failures[i].empty()) {
           sel.chosen = int(i);
@@ -226,9 +239,10 @@ class UniqueStream : public CompletionStream {
       }
     } else {
       std::vector<std::vector<float>> emb;
-      int passing = 0;
-      for (const auto& c : cands_) passing += quality_failure(c, opts_.floor).empty();
-      if (opts_.embed && passing >= 2) {
+      std::vector<float> prompt_emb;
+      int with_text = 0;
+      for (const auto& c : cands_) with_text += !c.text.empty();
+      if (opts_.embed && with_text >= 2) {
         std::vector<std::string> texts;
         std::vector<size_t> which;
         for (size_t i = 0; i < cands_.size(); ++i)
@@ -236,19 +250,22 @@ class UniqueStream : public CompletionStream {
             texts.push_back(cands_[i].text);
             which.push_back(i);
           }
+        // The prompt goes last: the floor's relevance check measures candidates against it.
+        if (!prompt_.empty()) texts.push_back(prompt_);
         const auto t0 = Clock::now();
         try {
           auto e = opts_.embed(texts);
           if (e.size() == texts.size()) {
             emb.resize(cands_.size());
             for (size_t k = 0; k < which.size(); ++k) emb[which[k]] = std::move(e[k]);
+            if (!prompt_.empty()) prompt_emb = std::move(e.back());
           }
         } catch (const std::exception& ex) {
           if (opts_.log) opts_.log(fmt::format("unique {}: embedding failed ({}); taking the first passing", request_id_, ex.what()));
         }
         embed_s = seconds(Clock::now() - t0);
       }
-      sel = select_unique(cands_, emb, opts_.floor);
+      sel = select_unique(cands_, emb, opts_.floor, prompt_emb.empty() ? nullptr : &prompt_emb);
     }
 
     result_ = CompletionPiece{};
@@ -284,6 +301,7 @@ class UniqueStream : public CompletionStream {
                        finish_reason_name(c.finish), c.tokens);
       if (c.has_logprobs()) s += fmt::format(" lp={:.2f}", c.mean_logprob());
       if (i < sel.centroid_distance.size()) s += fmt::format(" d={:.3f}", sel.centroid_distance[i]);
+      if (i < sel.relevance.size()) s += fmt::format(" rel={:.2f}", sel.relevance[i]);
       if (i < sel.failures.size() && !sel.failures[i].empty()) s += " [" + sel.failures[i] + "]";
     }
     if (sel.chosen >= 0)
@@ -301,6 +319,7 @@ class UniqueStream : public CompletionStream {
   std::vector<Remote> remotes_;
   Clock::time_point collect_until_;
   std::string request_id_;
+  std::string prompt_;  // the last user turn, for the relevance check
   Clock::time_point started_;
   std::vector<size_t> finish_order_;
   int64_t prompt_tokens_ = 0;
@@ -399,8 +418,11 @@ std::unique_ptr<CompletionStream> UniqueReplyService::start(const CompletionRequ
       remotes.push_back({std::move(slot), size_t(i), false});
     }
   }
+  std::string prompt;
+  for (const auto& m : req.messages)
+    if (m.role == "user") prompt = m.content;
   return std::make_unique<UniqueStream>(opts_, std::move(cands), std::move(locals), std::move(remotes), collect_until,
-                                        req.request_id);
+                                        req.request_id, std::move(prompt));
 }
 
 }  // namespace ember::net::unique

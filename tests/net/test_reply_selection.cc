@@ -97,6 +97,31 @@ TEST(SelectUnique, AllCutShortStillChoosesByDistanceAmongTheSound) {
   EXPECT_EQ(fallback_choice({}), -1);
 }
 
+TEST(SelectUnique, ANonAnswerIsNotChosenForItsDistance) {
+  std::vector<Candidate> cs = {good("a", -0.8, 80), good("b", -0.8, 90), good("1", -0.2, 1)};
+  Selection s = select_unique(cs, {{1, 0}, {0.99f, 0.14f}, {0, 1}}, {});
+  EXPECT_EQ(s.failures[2], "too short (1 tokens, median 80)");
+  EXPECT_NE(s.chosen, 2);
+  // Short answers all round are fine (a short question).
+  std::vector<Candidate> short_ones = {good("Cairo.", -0.3, 3), good("It is Cairo.", -0.4, 5)};
+  EXPECT_EQ(quality_failures(short_ones, {}), (std::vector<std::string>{"", ""}));
+}
+
+TEST(SelectUnique, OffTopicCandidatesAreNotChosen) {
+  std::vector<Candidate> cs = {good("a"), good("b"), good("c")};
+  // c is farthest from the others but also far from the prompt.
+  const std::vector<std::vector<float>> e = {{1, 0}, {0.99f, 0.14f}, {0, 1}};
+  const std::vector<float> prompt = {0.9f, 0.436f};
+  EXPECT_EQ(select_unique(cs, e, {}).chosen, 2);
+  Selection s = select_unique(cs, e, {}, &prompt);
+  ASSERT_EQ(s.relevance.size(), 3u);
+  EXPECT_EQ(s.failures[2].rfind("off topic (relevance 0.44 < 0.90 x 0.95)", 0), 0u) << s.failures[2];
+  EXPECT_NE(s.chosen, 2);
+  QualityFloor off;
+  off.min_relevance_ratio = 0;
+  EXPECT_EQ(select_unique(cs, e, off, &prompt).chosen, 2);
+}
+
 TEST(SelectUnique, WithoutEmbeddingsTakesTheFirstPassing) {
   std::vector<Candidate> cs = {good("x", -4), good("y"), good("z")};
   Selection s = select_unique(cs, {}, {});

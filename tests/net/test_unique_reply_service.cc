@@ -92,13 +92,15 @@ Script words(const std::string& text, float lp = -0.5f, milliseconds per = milli
   return s;
 }
 
-// reply-0 and reply-1 agree; reply-2 is off to the side.
+// reply-0 and reply-1 agree; reply-2 is off to the side. The prompt (embedded last) is a zero
+// vector, which turns the floor's relevance check off (test_reply_selection covers it).
 std::vector<std::vector<float>> fake_embed(const std::vector<std::string>& texts) {
   std::vector<std::vector<float>> out;
   for (const auto& t : texts) {
     if (t.find("reply-0") != std::string::npos) out.push_back({1, 0});
     else if (t.find("reply-1") != std::string::npos) out.push_back({0.98f, 0.2f});
     else if (t.find("reply-2") != std::string::npos) out.push_back({0.5f, 0.866f});
+    else if (t.find("sky blue?") != std::string::npos) out.push_back({0, 0});  // the prompt: no relevance check
     else out.push_back({0, 1});
   }
   return out;
