@@ -279,6 +279,19 @@ WordPieceTokenizer WordPieceTokenizer::from_json(std::string_view tokenizer_json
   return WordPieceTokenizer(parse(tokenizer_json, source));
 }
 
+namespace {
+
+std::vector<int32_t> encode_all(const WordPieceData& d, std::string_view text) {
+  std::vector<int32_t> ids(d.before);
+  for (const Piece& p : split_added(d, text, false)) {
+    if (p.id >= 0) ids.push_back(p.id);
+    else tokenize_text(d, p.text, ids);
+  }
+  return ids;
+}
+
+}  // namespace
+
 std::vector<int32_t> WordPieceTokenizer::encode(std::string_view text, int max_tokens) const {
   const WordPieceData& d = *d_;
   std::string repaired;
@@ -286,14 +299,24 @@ std::vector<int32_t> WordPieceTokenizer::encode(std::string_view text, int max_t
     repaired = text::utf8_lossy(text);
     text = repaired;
   }
-  std::vector<int32_t> ids(d.before);
-  for (const Piece& p : split_added(d, text, false)) {
-    if (p.id >= 0) ids.push_back(p.id);
-    else tokenize_text(d, p.text, ids);
-  }
+  std::vector<int32_t> ids;
   if (max_tokens > 0) {
-    const size_t keep = size_t(std::max<int64_t>(0, int64_t(max_tokens) - int64_t(d.after.size())));
-    if (ids.size() > keep) ids.resize(std::max(keep, d.before.size()));
+    const size_t keep = std::max(
+        d.before.size(), size_t(std::max<int64_t>(0, int64_t(max_tokens) - int64_t(d.after.size()))));
+    // A long text is truncated anyway: tokenize growing prefixes cut at ASCII whitespace until
+    // one gives enough ids. Every step is local to a word, so a prefix's ids are the first ids
+    // of the whole text.
+    for (size_t len = std::max<size_t>(4096, 16 * keep); ids.empty() && len < text.size(); len *= 4) {
+      size_t cut = len;
+      while (cut > 0 && !is_space_byte(text[cut])) --cut;
+      if (cut == 0) break;
+      auto head = encode_all(d, text.substr(0, cut));
+      if (head.size() >= keep) ids = std::move(head);
+    }
+    if (ids.empty()) ids = encode_all(d, text);
+    if (ids.size() > keep) ids.resize(keep);
+  } else {
+    ids = encode_all(d, text);
   }
   ids.insert(ids.end(), d.after.begin(), d.after.end());
   return ids;

@@ -83,6 +83,23 @@ TEST(WordPiece, TruncationKeepsTheSpecialTokens) {
   EXPECT_THAT(tok.encode("unaffable", 3), ElementsAre(2, 5, 3));  // cut inside a word, as HF does
 }
 
+// Long texts are tokenized by prefixes until enough ids are found: the ids are those of the
+// whole text, whatever the cut.
+TEST(WordPiece, TruncatingALongTextGivesTheWholeTextsFirstIds) {
+  const auto tok = WordPieceTokenizer::from_json(kTiny);
+  std::string text;
+  for (int i = 0; text.size() < 200000; ++i)
+    text += i % 7 == 0 ? "unaffable, " : i % 5 == 0 ? "cafe\t" : i % 3 == 0 ? "aaaa! " : "中a ";
+  for (int max : {3, 10, 257, 1000, 30000}) {
+    auto all = tok.encode(text);
+    all.resize(size_t(max - 1));
+    all.push_back(3);
+    EXPECT_EQ(tok.encode(text, max), all) << max;
+  }
+  const std::string one_word(100000, 'a');  // no whitespace to cut at
+  EXPECT_THAT(tok.encode(one_word, 3), ElementsAre(2, 1, 3));
+}
+
 TEST(WordPiece, InvalidUtf8IsRepairedNotFatal) {
   const auto tok = WordPieceTokenizer::from_json(kTiny);
   EXPECT_THAT(tok.encode(std::string("a\xff\xfe" "a", 4)), ElementsAre(2, 12, 13, 3));
