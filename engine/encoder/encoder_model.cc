@@ -33,13 +33,9 @@ class Loader {
     const TensorView& t = view(name, shape);
     return be_.upload(t.data, t.dtype, t.shape, aligned(t.data, t.dtype));
   }
+  // The tensor widened to F32 on the host (tables the loader combines or reindexes).
   std::vector<float> f32(const std::string& name, const Shape& shape) const {
-    const TensorView& t = view(name, shape);
-    if (t.dtype != DType::F32)
-      fail("{}: tensor '{}' must be F32 here, is {}", t.file, t.name, dtype_name(t.dtype));
-    std::vector<float> v(size_t(t.numel()));
-    std::memcpy(v.data(), t.data, t.nbytes);
-    return v;
+    return widen(view(name, shape));
   }
   // q, k and v stacked into one [3 * rows, ...] tensor (weights) or [3 * n] (biases), in F32.
   Tensor fused(const std::vector<std::string>& names, const Shape& shape) const {
