@@ -16,20 +16,55 @@ void check_f32(const Tensor& t, const char* op, const char* name) {
   if (t.dtype != DType::F32) fail("cpu {}: {} must be F32, got {}", op, name, dtype_name(t.dtype));
 }
 
-float dot(Isa isa, const float* a, const float* b, int64_t n) {
-#ifdef EMBER_X86
-  if (isa == Isa::Avx2) return dot_f32_avx2(a, b, n);
-#endif
-  float s = 0.f;
-  for (int64_t i = 0; i < n; ++i) s += a[i] * b[i];
-  return s;
+// One query row of one head over its sequence's keys and values: softmax(q·kᵀ·scale + bias)·v
+// into o (zeroed by the caller). Rows of k and v are `ld` floats apart; p holds n scores.
+struct AttendRow {
+  const float *q, *k, *v, *bias;  // bias: n entries (key j's), or null
+  int64_t n, hd, ld;
+  float scale;
+  float* p;
+  float* o;
+};
+
+void attend_row_scalar(const AttendRow& r) {
+  float mx = -INFINITY;
+  for (int64_t j = 0; j < r.n; ++j) {
+    float s = 0.f;
+    for (int64_t d = 0; d < r.hd; ++d) s += r.q[d] * r.k[j * r.ld + d];
+    s *= r.scale;
+    if (r.bias) s += r.bias[j];
+    r.p[j] = s;
+    mx = std::max(mx, s);
+  }
+  float sum = 0.f;
+  for (int64_t j = 0; j < r.n; ++j) sum += r.p[j] = std::exp(r.p[j] - mx);
+  const float inv = 1.f / sum;
+  for (int64_t j = 0; j < r.n; ++j)
+    for (int64_t d = 0; d < r.hd; ++d) r.o[d] += r.p[j] * inv * r.v[j * r.ld + d];
 }
 
-void axpy(Isa isa, float a, const float* x, float* y, int64_t n) {
 #ifdef EMBER_X86
-  if (isa == Isa::Avx2) return axpy_f32_avx2(a, x, y, n);
+// The same with the helpers inlined into one AVX2 function (called per row, they would not be).
+EMBER_AVX2 void attend_row_avx2(const AttendRow& r) {
+  float mx = -INFINITY;
+  for (int64_t j = 0; j < r.n; ++j) {
+    float s = dot_f32_avx2(r.q, r.k + j * r.ld, r.hd) * r.scale;
+    if (r.bias) s += r.bias[j];
+    r.p[j] = s;
+    mx = std::max(mx, s);
+  }
+  float sum = 0.f;
+  for (int64_t j = 0; j < r.n; ++j) sum += r.p[j] = std::exp(r.p[j] - mx);
+  const float inv = 1.f / sum;
+  for (int64_t j = 0; j < r.n; ++j) axpy_f32_avx2(r.p[j] * inv, r.v + j * r.ld, r.o, r.hd);
+}
 #endif
-  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+
+void attend_row(Isa isa, const AttendRow& r) {
+#ifdef EMBER_X86
+  if (isa == Isa::Avx2) return attend_row_avx2(r);
+#endif
+  attend_row_scalar(r);
 }
 
 }  // namespace
@@ -117,23 +152,10 @@ void encoder_attention(const Ctx& c, const Tensor& qkv, const StepTensors& step,
       if (s < 0) continue;
       const int64_t q0 = info[3 * s], ql = info[3 * s + 1], i = t - q0;
       for (int64_t h = 0; h < nh; ++h) {
-        const float* q = qp + t * 3 * H + h * hd;
-        float mx = -INFINITY;
-        for (int64_t j = 0; j < ql; ++j) {
-          const float* k = qp + (q0 + j) * 3 * H + H + h * hd;
-          float sc = dot(c.isa, q, k, hd) * a.scale;
-          if (bias) sc += bias[h * span + (j - i + L - 1)];
-          p[size_t(j)] = sc;
-          mx = std::max(mx, sc);
-        }
-        float sum = 0.f;
-        for (int64_t j = 0; j < ql; ++j) {
-          p[size_t(j)] = std::exp(p[size_t(j)] - mx);
-          sum += p[size_t(j)];
-        }
-        const float inv = 1.f / sum;
-        for (int64_t j = 0; j < ql; ++j)
-          axpy(c.isa, p[size_t(j)] * inv, qp + (q0 + j) * 3 * H + 2 * H + h * hd, o + h * hd, hd);
+        const float* base = qp + q0 * 3 * H + h * hd;
+        attend_row(c.isa, {qp + t * 3 * H + h * hd, base + H, base + 2 * H,
+                           bias ? bias + h * span + (L - 1 - i) : nullptr, ql, hd, 3 * H,
+                           a.scale, p.data(), o + h * hd});
       }
     }
   });
