@@ -56,10 +56,12 @@ class UniqueStream : public CompletionStream {
     bool done = false;
   };
 
-  UniqueStream(const UniqueOptions& opts, std::vector<Candidate> cands, std::vector<Local> locals,
-               std::vector<Remote> remotes, Clock::time_point collect_until, std::string request_id,
-               std::string prompt)
+  UniqueStream(const UniqueOptions& opts, std::atomic<int64_t>& embed_ns, std::vector<Candidate> cands,
+               std::vector<Local> locals, std::vector<Remote> remotes, Clock::time_point collect_until,
+               Clock::time_point deadline, std::string request_id, std::string prompt)
       : opts_(opts),
+        embed_ns_(embed_ns),
+        deadline_(deadline),
         cands_(std::move(cands)),
         locals_(std::move(locals)),
         remotes_(std::move(remotes)),
@@ -242,7 +244,12 @@ class UniqueStream : public CompletionStream {
       std::vector<float> prompt_emb;
       int with_text = 0;
       for (const auto& c : cands_) with_text += !c.text.empty();
-      if (opts_.embed && with_text >= 2) {
+      const auto estimate = std::chrono::nanoseconds(embed_ns_.load());
+      const bool in_time = deadline_ == Clock::time_point::max() || Clock::now() + estimate < deadline_;
+      if (opts_.embed && with_text >= 2 && !in_time && opts_.log)
+        opts_.log(fmt::format("unique {}: no time left to embed (it takes about {:.2f} s)", request_id_,
+                              seconds(estimate)));
+      if (opts_.embed && with_text >= 2 && in_time) {
         std::vector<std::string> texts;
         std::vector<size_t> which;
         for (size_t i = 0; i < cands_.size(); ++i)
@@ -264,6 +271,9 @@ class UniqueStream : public CompletionStream {
           if (opts_.log) opts_.log(fmt::format("unique {}: embedding failed ({}); taking the first passing", request_id_, ex.what()));
         }
         embed_s = seconds(Clock::now() - t0);
+        const int64_t took = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
+        const int64_t old_ns = embed_ns_.load();
+        embed_ns_.store(old_ns == 0 ? took : (3 * old_ns + took) / 4);
       }
       sel = select_unique(cands_, emb, opts_.floor, prompt_emb.empty() ? nullptr : &prompt_emb);
     }
@@ -314,6 +324,8 @@ class UniqueStream : public CompletionStream {
   }
 
   const UniqueOptions& opts_;
+  std::atomic<int64_t>& embed_ns_;
+  Clock::time_point deadline_;
   std::vector<Candidate> cands_;
   std::vector<Local> locals_;
   std::vector<Remote> remotes_;
@@ -369,7 +381,8 @@ std::unique_ptr<CompletionStream> UniqueReplyService::start(const CompletionRequ
   if (req.deadline != Clock::time_point::max()) {
     // The budget for choosing comes off the deadline, but never more than half the time left.
     const auto left = req.deadline > now ? req.deadline - now : Clock::duration::zero();
-    const auto keep = std::min<Clock::duration>(opts_.select_budget, left / 2);
+    const auto measured = std::chrono::nanoseconds(embed_ns_.load() * 3 / 2);
+    const auto keep = std::min<Clock::duration>(std::max<Clock::duration>(opts_.select_budget, measured), left / 2);
     collect_until = req.deadline - keep;
   }
 
@@ -421,8 +434,8 @@ std::unique_ptr<CompletionStream> UniqueReplyService::start(const CompletionRequ
   std::string prompt;
   for (const auto& m : req.messages)
     if (m.role == "user") prompt = m.content;
-  return std::make_unique<UniqueStream>(opts_, std::move(cands), std::move(locals), std::move(remotes), collect_until,
-                                        req.request_id, std::move(prompt));
+  return std::make_unique<UniqueStream>(opts_, embed_ns_, std::move(cands), std::move(locals), std::move(remotes),
+                                        collect_until, req.deadline, req.request_id, std::move(prompt));
 }
 
 }  // namespace ember::net::unique

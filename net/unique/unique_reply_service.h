@@ -10,6 +10,7 @@
 // Only for the 2023-24 synapse validators that reward distance from other miners' replies.
 // Today's validators re-run the model and compare exact logprobs: never put this in front of
 // the OpenAI endpoint.
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -75,6 +76,9 @@ class UniqueReplyService : public CompletionService {
  private:
   CompletionService& inner_;
   UniqueOptions opts_;
+  // How long embedding the candidates has been taking (a running average, ns): the time kept
+  // for choosing is at least 1.5x this, and a request too close to its deadline skips it.
+  std::atomic<int64_t> embed_ns_{0};
 };
 
 }  // namespace ember::net::unique

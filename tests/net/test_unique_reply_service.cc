@@ -221,6 +221,28 @@ TEST(UniqueReplyService, ShortOnTimeTakesTheBestFinishedCandidate) {
   EXPECT_GE(Clock::now() - t0, milliseconds(400));  // it did wait for the others until the budget
 }
 
+TEST(UniqueReplyService, ASlowEncoderGetsItsTimeBeforeTheDeadline) {
+  FakeService inner;
+  bool slow = false;
+  inner.script = [&](const CompletionRequest& r) {
+    return words("reply-" + std::to_string(index_of(r)) + " goes on and on and on and on and on", -0.5f,
+                 milliseconds(slow ? 100 : 1));
+  };
+  UniqueOptions o = options(3);
+  o.select_budget = milliseconds(50);
+  o.embed = [](const std::vector<std::string>& texts) {
+    std::this_thread::sleep_for(milliseconds(300));
+    return fake_embed(texts);
+  };
+  UniqueReplyService svc(inner, o);
+  drain(*svc.start(request(1)));  // learns that embedding takes ~300 ms
+  slow = true;                    // now every candidate runs into the deadline
+  const CompletionRequest req = request(2, milliseconds(1500));
+  auto [text, finish] = drain(*svc.start(req));
+  EXPECT_FALSE(text.empty());
+  EXPECT_LT(Clock::now(), req.deadline) << "the 50 ms budget alone would end 250 ms late";
+}
+
 TEST(UniqueReplyService, SelectFirstReturnsTheFirstPassingOne) {
   FakeService inner;
   inner.script = [](const CompletionRequest& r) {
