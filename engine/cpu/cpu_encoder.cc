@@ -44,28 +44,75 @@ void attend_row_scalar(const AttendRow& r) {
 }
 
 #ifdef EMBER_X86
-// The same with the helpers inlined into one AVX2 function (called per row, they would not be).
-EMBER_AVX2 void attend_row_avx2(const AttendRow& r) {
-  float mx = -INFINITY;
-  for (int64_t j = 0; j < r.n; ++j) {
-    float s = dot_f32_avx2(r.q, r.k + j * r.ld, r.hd) * r.scale;
-    if (r.bias) s += r.bias[j];
-    r.p[j] = s;
-    mx = std::max(mx, s);
+// One (sequence, head) at once: K is transposed into kt [hd, n32] (n rounded up to 32, zero
+// padded), so each query's scores come 32 keys at a time in four independent FMA chains, with
+// no horizontal sums; V is copied into contiguous rows, and each output row is accumulated 32
+// floats at a time in registers. Query i's output goes to out + i * ldo.
+EMBER_AVX2 void attend_head_avx2(const float* q, const float* k, const float* v, int64_t ld,
+                                 int64_t n, int64_t hd, float scale, const float* bias,
+                                 int64_t bias_center, float* out, int64_t ldo,
+                                 std::vector<float>& kt, std::vector<float>& vc,
+                                 std::vector<float>& p) {
+  const int64_t n32 = (n + 31) / 32 * 32;
+  kt.assign(size_t(hd * n32), 0.f);
+  vc.resize(size_t(n * hd));
+  p.resize(size_t(n32));
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t d = 0; d < hd; ++d) {
+      kt[size_t(d * n32 + j)] = k[j * ld + d];
+      vc[size_t(j * hd + d)] = v[j * ld + d];
+    }
+  const __m256 vscale = _mm256_set1_ps(scale);
+  for (int64_t i = 0; i < n; ++i) {
+    const float* qi = q + i * ld;
+    for (int64_t j = 0; j < n32; j += 32) {
+      __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+      const float* col = kt.data() + j;
+      for (int64_t d = 0; d < hd; ++d, col += n32) {
+        const __m256 qd = _mm256_set1_ps(qi[d]);
+        a0 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(col), a0);
+        a1 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(col + 8), a1);
+        a2 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(col + 16), a2);
+        a3 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(col + 24), a3);
+      }
+      _mm256_storeu_ps(&p[size_t(j)], _mm256_mul_ps(a0, vscale));
+      _mm256_storeu_ps(&p[size_t(j + 8)], _mm256_mul_ps(a1, vscale));
+      _mm256_storeu_ps(&p[size_t(j + 16)], _mm256_mul_ps(a2, vscale));
+      _mm256_storeu_ps(&p[size_t(j + 24)], _mm256_mul_ps(a3, vscale));
+    }
+    float mx = -INFINITY;
+    const float* b = bias ? bias + (bias_center - i) : nullptr;  // b[j]: key j's bias
+    for (int64_t j = 0; j < n; ++j) {
+      if (b) p[size_t(j)] += b[j];
+      mx = std::max(mx, p[size_t(j)]);
+    }
+    for (int64_t j = 0; j < n; ++j) p[size_t(j)] -= mx;
+    exp_f32_avx2(p.data(), p.data(), n);
+    float sum = 0.f;
+    for (int64_t j = 0; j < n; ++j) sum += p[size_t(j)];
+    const float inv = 1.f / sum;
+    float* o = out + i * ldo;
+    int64_t d0 = 0;
+    for (; d0 + 32 <= hd; d0 += 32) {
+      __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+      for (int64_t j = 0; j < n; ++j) {
+        const __m256 w = _mm256_set1_ps(p[size_t(j)] * inv);
+        const float* row = vc.data() + j * hd + d0;
+        a0 = _mm256_fmadd_ps(w, _mm256_loadu_ps(row), a0);
+        a1 = _mm256_fmadd_ps(w, _mm256_loadu_ps(row + 8), a1);
+        a2 = _mm256_fmadd_ps(w, _mm256_loadu_ps(row + 16), a2);
+        a3 = _mm256_fmadd_ps(w, _mm256_loadu_ps(row + 24), a3);
+      }
+      _mm256_storeu_ps(o + d0, a0);
+      _mm256_storeu_ps(o + d0 + 8, a1);
+      _mm256_storeu_ps(o + d0 + 16, a2);
+      _mm256_storeu_ps(o + d0 + 24, a3);
+    }
+    for (int64_t j = 0; d0 < hd && j < n; ++j)  // head sizes not a multiple of 32
+      axpy_f32_avx2(p[size_t(j)] * inv, vc.data() + j * hd + d0, o + d0, hd - d0);
   }
-  float sum = 0.f;
-  for (int64_t j = 0; j < r.n; ++j) sum += r.p[j] = std::exp(r.p[j] - mx);
-  const float inv = 1.f / sum;
-  for (int64_t j = 0; j < r.n; ++j) axpy_f32_avx2(r.p[j] * inv, r.v + j * r.ld, r.o, r.hd);
 }
 #endif
-
-void attend_row(Isa isa, const AttendRow& r) {
-#ifdef EMBER_X86
-  if (isa == Isa::Avx2) return attend_row_avx2(r);
-#endif
-  attend_row_scalar(r);
-}
 
 }  // namespace
 
@@ -134,7 +181,7 @@ void encoder_attention(const Ctx& c, const Tensor& qkv, const StepTensors& step,
     bias = rel_bias->as<float>();
   }
   const auto* info = step.seq_info.as<int32_t>();
-  // Each task: one token's query, every head (the token owns its out row).
+  // The scalar path: a task per token, every head (the token owns its out row).
   std::vector<int32_t> seq_of(size_t(T), -1);
   for (int s = 0; s < step.num_seqs; ++s) {
     const int32_t q0 = info[3 * s], ql = info[3 * s + 1];
@@ -143,19 +190,35 @@ void encoder_attention(const Ctx& c, const Tensor& qkv, const StepTensors& step,
   }
   const float* qp = qkv.as<float>();
   float* op = out.as<float>();
+  std::fill(op, op + T * H, 0.f);  // a token in no sequence attends to nothing
+#ifdef EMBER_X86
+  if (c.isa == Isa::Avx2) {
+    // A task per (sequence, head): its K and V are rearranged once for all its queries.
+    parallel_ranges(c, int64_t(step.num_seqs) * nh, 1, [&](int64_t lo, int64_t hi) {
+      std::vector<float> kt, vc, p;
+      for (int64_t task = lo; task < hi; ++task) {
+        const int64_t s = task / nh, h = task % nh, q0 = info[3 * s], ql = info[3 * s + 1];
+        if (ql == 0) continue;
+        const float* base = qp + q0 * 3 * H + h * hd;
+        attend_head_avx2(base, base + H, base + 2 * H, 3 * H, ql, hd, a.scale,
+                         bias ? bias + h * span : nullptr, L - 1, op + q0 * H + h * hd, H, kt,
+                         vc, p);
+      }
+    });
+    return;
+  }
+#endif
   parallel_ranges(c, T, 1, [&](int64_t lo, int64_t hi) {
     std::vector<float> p(size_t(std::max<int64_t>(L, 1)));
     for (int64_t t = lo; t < hi; ++t) {
-      float* o = op + t * H;
-      std::fill(o, o + H, 0.f);
       const int s = seq_of[size_t(t)];
       if (s < 0) continue;
       const int64_t q0 = info[3 * s], ql = info[3 * s + 1], i = t - q0;
       for (int64_t h = 0; h < nh; ++h) {
         const float* base = qp + q0 * 3 * H + h * hd;
-        attend_row(c.isa, {qp + t * 3 * H + h * hd, base + H, base + 2 * H,
-                           bias ? bias + h * span + (L - 1 - i) : nullptr, ql, hd, 3 * H,
-                           a.scale, p.data(), o + h * hd});
+        attend_row_scalar({qp + t * 3 * H + h * hd, base + H, base + 2 * H,
+                          bias ? bias + h * span + (L - 1 - i) : nullptr, ql, hd, 3 * H,
+                          a.scale, p.data(), op + t * H + h * hd});
       }
     }
   });

@@ -27,6 +27,7 @@ class EncoderOps : public ::testing::TestWithParam<bool> {
   Tensor up(const std::vector<float>& v, Shape s) {
     return be->upload(v.data(), DType::F32, s, false);
   }
+  void attention_case(int hd);
   std::vector<float> down(const Tensor& t) {
     std::vector<float> v(size_t(t.numel()));
     be->download(t, v.data());
@@ -68,9 +69,14 @@ TEST_P(EncoderOps, GeluErfIsTheExactGelu) {
   }
 }
 
+// Head sizes below, at and past the AVX2 path's 32-float blocks; a sequence longer than 32 keys.
 TEST_P(EncoderOps, AttentionStaysWithinEachSequenceAndAddsTheRelativeBias) {
-  const int nh = 3, hd = 8, H = nh * hd;
-  const std::vector<int> lens = {5, 1, 7};
+  for (int hd : {8, 32, 40}) attention_case(hd);
+}
+
+void EncoderOps::attention_case(int hd) {
+  const int nh = 3, H = nh * hd;
+  const std::vector<int> lens = {5, 1, 37};
   StepInput in;
   for (int n : lens) {
     for (int i = 0; i < n; ++i) {
@@ -80,7 +86,7 @@ TEST_P(EncoderOps, AttentionStaysWithinEachSequenceAndAddsTheRelativeBias) {
     }
     in.seqs.push_back({n, n, {}});
   }
-  const int T = in.num_tokens(), L = 7, span = 2 * L - 1;
+  const int T = in.num_tokens(), L = 37, span = 2 * L - 1;
   const auto qkv = randoms(size_t(T) * 3 * H, 6), bias = randoms(size_t(nh) * span, 7);
   const StepTensors st = be->upload_step(in);
   AttnShape a;
@@ -109,7 +115,7 @@ TEST_P(EncoderOps, AttentionStaysWithinEachSequenceAndAddsTheRelativeBias) {
           for (int d = 0; d < hd; ++d) {
             double want = 0;
             for (int j = 0; j < n; ++j) want += p[j] / sum * qkv[(q0 + j) * 3 * H + 2 * H + h * hd + d];
-            ASSERT_NEAR(got[(q0 + i) * H + h * hd + d], want, 1e-5) << "token " << q0 + i;
+            ASSERT_NEAR(got[(q0 + i) * H + h * hd + d], want, 1e-5) << "token " << q0 + i << ", hd " << hd;
           }
         }
       q0 += n;
