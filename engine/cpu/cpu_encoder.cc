@@ -44,6 +44,46 @@ void attend_row_scalar(const AttendRow& r) {
 }
 
 #ifdef EMBER_X86
+// erf of 8 floats, within 2e-7 absolute of the exact value (3 float ulps near ±1; libm's erff
+// is within 1): below 1, x·P(x²); from 1 to 4, 1 - exp(Q(t)) with t = (2|x| - 5) / 3, fitted
+// to log(erfc) (least-squares Chebyshev fits, made once with numpy; the tests check the result
+// against std::erf on a dense grid); past 4, erfc < 1.6e-8 rounds away and the value is ±1.
+// libm's erff, one element at a time, was 15% of MiniLM's time; this is 4%.
+EMBER_AVX2 inline __m256 erf8_avx2(__m256 x) {
+  static constexpr float kA[] = {1.128379164e+00f, -3.761262252e-01f, 1.128356788e-01f,
+                                 -2.685353547e-02f, 5.188378068e-03f, -8.014544602e-04f,
+                                 7.878969790e-05f};
+  static constexpr float kB[] = {-7.806815273e+00f, -8.029021115e+00f, -2.123760916e+00f,
+                                 -3.664623972e-02f, 1.096292520e-02f,  -3.195024116e-03f,
+                                 8.765427722e-04f,  -2.212933657e-04f, 4.709645575e-05f,
+                                 -2.733385931e-06f, -2.285520079e-06f};
+  const __m256 sign = _mm256_and_ps(x, _mm256_set1_ps(-0.f));
+  const __m256 ax = _mm256_andnot_ps(_mm256_set1_ps(-0.f), x);
+  const __m256 u = _mm256_mul_ps(x, x);
+  __m256 pa = _mm256_set1_ps(kA[6]);
+  for (int i = 5; i >= 0; --i) pa = _mm256_fmadd_ps(pa, u, _mm256_set1_ps(kA[i]));
+  const __m256 small = _mm256_mul_ps(x, pa);
+  const __m256 xb = _mm256_min_ps(_mm256_max_ps(ax, _mm256_set1_ps(1.f)), _mm256_set1_ps(4.f));
+  const __m256 t = _mm256_mul_ps(_mm256_fmsub_ps(xb, _mm256_set1_ps(2.f), _mm256_set1_ps(5.f)),
+                                 _mm256_set1_ps(1.f / 3.f));
+  __m256 qb = _mm256_set1_ps(kB[10]);
+  for (int i = 9; i >= 0; --i) qb = _mm256_fmadd_ps(qb, t, _mm256_set1_ps(kB[i]));
+  const __m256 big = _mm256_or_ps(_mm256_sub_ps(_mm256_set1_ps(1.f), exp8_avx2(qb)), sign);
+  return _mm256_blendv_ps(big, small, _mm256_cmp_ps(ax, _mm256_set1_ps(1.f), _CMP_LT_OQ));
+}
+
+struct GeluErf8 {
+  EMBER_AVX2 __m256 operator()(__m256 x) const {
+    const __m256 e = erf8_avx2(_mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f)));
+    return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x),
+                         _mm256_add_ps(_mm256_set1_ps(1.f), e));
+  }
+};
+
+EMBER_AVX2 void gelu_erf_avx2(float* p, int64_t n) { map8_avx2(p, p, n, GeluErf8{}); }
+#endif
+
+#ifdef EMBER_X86
 // One (sequence, head) at once: K is transposed into kt [hd, n32] (n rounded up to 32, zero
 // padded), so each query's scores come 32 keys at a time in four independent FMA chains, with
 // no horizontal sums; V is copied into contiguous rows, and each output row is accumulated 32
@@ -155,6 +195,9 @@ void gelu_erf(const Ctx& c, Tensor& x) {
   float* p = x.as<float>();
   constexpr float kInvSqrt2 = 0.70710678118654752f;
   parallel_ranges(c, x.numel(), 4096, [&](int64_t lo, int64_t hi) {
+#ifdef EMBER_X86
+    if (c.isa == Isa::Avx2) return gelu_erf_avx2(p + lo, hi - lo);
+#endif
     for (int64_t i = lo; i < hi; ++i) p[i] = 0.5f * p[i] * (1.f + std::erf(p[i] * kInvSqrt2));
   });
 }
