@@ -1,4 +1,4 @@
-// The encoder ops on the CPU: LayerNorm (fused with the residual add), exact GELU, and
+// The encoder ops on the CPU: LayerNorm (fused with the residual add), GELU in its erf form, and
 // bidirectional attention within each sequence of a packed batch (with MPNet's relative
 // position bias). All in fp32, as transformers computes them.
 #include <algorithm>
