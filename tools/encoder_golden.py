@@ -17,6 +17,7 @@ tests/encoder/test_sentence_encoder_parity.cc and tests/text/test_wordpiece.cc r
 import argparse
 import json
 import os
+import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -57,6 +58,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", default="all-minilm-l6-v2,all-mpnet-base-v2")
     args = ap.parse_args()
+    import numpy as np
     import torch
     from sentence_transformers import SentenceTransformer
 
@@ -81,14 +83,20 @@ def main():
             "model": name,
             "max_seq_length": max_len,
             "dim": int(emb.shape[1]),
-            "embed": [{"text": t, "ids": i, "embedding": [float(x) for x in e]}
+            "embed": [{"text": t, "ids": i,
+                       "embedding": ["@f32@" + np.format_float_positional(x, unique=True, trim="-")
+                                     if abs(x) >= 1e-4 else "@f32@" + np.format_float_scientific(x, unique=True, trim="-")
+                                     for x in e]}
                       for t, i, e in zip(embed_texts, ids(embed_texts), emb)],
             "tokenize": [{"text": t, "ids": i} for t, i in zip(tok_texts, ids(tok_texts))],
         }
         dst = os.path.join(ROOT, "tests", "data", "encoder", f"{name}.json")
+        # Each float32 in its shortest round-trip form (9 significant digits at most): the
+        # float64 repr of a float32 value would double the file for no information.
+        text = json.dumps(out, ensure_ascii=False, separators=(",", ":"))
+        text = re.sub(r'"@f32@(-?[0-9.e+-]+)"', r"\1", text)
         with open(dst, "w", encoding="utf-8") as f:
-            json.dump(out, f, ensure_ascii=False, separators=(",", ":"))
-            f.write("\n")
+            f.write(text + "\n")
         print(f"{dst}: {len(out['embed'])} embeddings of {out['dim']}, "
               f"{len(out['tokenize'])} tokenized texts")
 
