@@ -42,7 +42,7 @@ std::vector<std::string> prompts(bool long_ones) {
   return out;
 }
 
-void BM_Embed(benchmark::State& state, const std::string& name, bool long_texts) {
+void BM_Embed(benchmark::State& state, const std::string& name, bool long_texts, bool bf16 = false) {
   const std::string dir = model_dir(name);
   if (!std::filesystem::exists(dir + "/model.safetensors")) {
     state.SkipWithError((name + " not fetched (tools/fetch-models.sh " + name + ")").c_str());
@@ -54,7 +54,7 @@ void BM_Embed(benchmark::State& state, const std::string& name, bool long_texts)
     return;
   }
   const int batch = int(state.range(0));
-  auto enc = ember::SentenceEncoder::open(dir, {.max_batch = batch});
+  auto enc = ember::SentenceEncoder::open(dir, {.max_batch = batch, .bf16 = bf16});
   int64_t tokens = 0;
   for (int n : enc->token_counts(texts)) tokens += n;
   for (auto _ : state) benchmark::DoNotOptimize(enc->embed(texts));
@@ -71,6 +71,13 @@ BENCHMARK_CAPTURE(BM_Embed, mpnet, std::string("all-mpnet-base-v2"), false)
 BENCHMARK_CAPTURE(BM_Embed, minilm_long, std::string("all-minilm-l6-v2"), true)
     ->Arg(32)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Embed, mpnet_long, std::string("all-mpnet-base-v2"), true)
+    ->Arg(32)->Unit(benchmark::kMillisecond)->UseRealTime();
+// SentenceEncoderOptions::bf16 (bf16 projections, and bf16 matmul inputs on AVX-512 BF16).
+BENCHMARK_CAPTURE(BM_Embed, minilm_bf16, std::string("all-minilm-l6-v2"), false, true)
+    ->Arg(32)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Embed, mpnet_bf16, std::string("all-mpnet-base-v2"), false, true)
+    ->Arg(32)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Embed, mpnet_long_bf16, std::string("all-mpnet-base-v2"), true, true)
     ->Arg(32)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace

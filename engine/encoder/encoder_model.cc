@@ -17,8 +17,8 @@ bool aligned(const void* p, DType dt) {
 
 class Loader {
  public:
-  Loader(const WeightFiles& f, Backend& be, std::string prefix)
-      : f_(f), be_(be), prefix_(std::move(prefix)) {}
+  Loader(const WeightFiles& f, Backend& be, std::string prefix, bool bf16_projections)
+      : f_(f), be_(be), prefix_(std::move(prefix)), bf16_(bf16_projections) {}
 
   const TensorView& view(const std::string& name, const Shape& shape) const {
     const TensorView& t = f_.get(prefix_ + name);
@@ -48,8 +48,18 @@ class Loader {
     s[0] *= int64_t(names.size());
     return be_.upload(all.data(), DType::F32, s, false);
   }
-  Tensor matmul_weight(const std::string& name, const Shape& shape) const {
-    return be_.prepare_matmul_weight(get(name, shape));
+  // A projection's weight as the backend's matmul reads it (in bf16 when asked).
+  Tensor matmul_weight(const std::vector<std::string>& names, const Shape& shape) const {
+    if (!bf16_) {
+      Tensor t = names.size() == 1 ? get(names[0], shape) : fused(names, shape);
+      return be_.prepare_matmul_weight(t);
+    }
+    std::vector<uint16_t> all;
+    for (const auto& n : names)
+      for (float v : widen(view(n, shape))) all.push_back(f32_to_bf16(v));
+    Shape s = shape;
+    s[0] *= int64_t(names.size());
+    return be_.prepare_matmul_weight(be_.upload(all.data(), DType::BF16, s, false));
   }
 
  private:
@@ -69,6 +79,7 @@ class Loader {
   const WeightFiles& f_;
   Backend& be_;
   std::string prefix_;
+  bool bf16_;
 };
 
 // "bert." / "mpnet." when the checkpoint was saved from a task model, else "".
@@ -81,9 +92,10 @@ std::string find_prefix(const WeightFiles& f, const EncoderConfig& c) {
 
 }  // namespace
 
-EncoderModel::EncoderModel(const EncoderConfig& cfg, const std::string& dir, Backend& be)
+EncoderModel::EncoderModel(const EncoderConfig& cfg, const std::string& dir, Backend& be,
+                           bool bf16_projections)
     : cfg_(cfg), be_(be), files_(WeightFiles::open(dir)) {
-  const Loader ld(files_, be_, find_prefix(files_, cfg_));
+  const Loader ld(files_, be_, find_prefix(files_, cfg_), bf16_projections);
   const int64_t H = cfg_.hidden, I = cfg_.intermediate;
   const bool bert = cfg_.arch == EncoderArch::Bert;
   word_ = ld.get("embeddings.word_embeddings.weight", {cfg_.vocab, H});
@@ -112,16 +124,15 @@ EncoderModel::EncoderModel(const EncoderConfig& cfg, const std::string& dir, Bac
     const std::string o = bert ? p + "attention.output.dense" : at + "o";
     const std::string ln1 = bert ? p + "attention.output.LayerNorm" : p + "attention.LayerNorm";
     Layer L;
-    L.qkv_w = be_.prepare_matmul_weight(
-        ld.fused({qkv[0] + ".weight", qkv[1] + ".weight", qkv[2] + ".weight"}, {H, H}));
+    L.qkv_w = ld.matmul_weight({qkv[0] + ".weight", qkv[1] + ".weight", qkv[2] + ".weight"}, {H, H});
     L.qkv_b = ld.fused({qkv[0] + ".bias", qkv[1] + ".bias", qkv[2] + ".bias"}, {H});
-    L.o_w = ld.matmul_weight(o + ".weight", {H, H});
+    L.o_w = ld.matmul_weight({o + ".weight"}, {H, H});
     L.o_b = ld.get(o + ".bias", {H});
     L.ln1_w = ld.get(ln1 + ".weight", {H});
     L.ln1_b = ld.get(ln1 + ".bias", {H});
-    L.up_w = ld.matmul_weight(p + "intermediate.dense.weight", {I, H});
+    L.up_w = ld.matmul_weight({p + "intermediate.dense.weight"}, {I, H});
     L.up_b = ld.get(p + "intermediate.dense.bias", {I});
-    L.down_w = ld.matmul_weight(p + "output.dense.weight", {H, I});
+    L.down_w = ld.matmul_weight({p + "output.dense.weight"}, {H, I});
     L.down_b = ld.get(p + "output.dense.bias", {H});
     L.ln2_w = ld.get(p + "output.LayerNorm.weight", {H});
     L.ln2_b = ld.get(p + "output.LayerNorm.bias", {H});

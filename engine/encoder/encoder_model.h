@@ -16,7 +16,9 @@ namespace ember {
 class EncoderModel {
  public:
   // Loads DIR/model.safetensors (or its shards) onto `be`, which must outlive the model.
-  EncoderModel(const EncoderConfig& cfg, const std::string& dir, Backend& be);
+  // `bf16_projections` rounds the attention and MLP weights to bf16 at load.
+  EncoderModel(const EncoderConfig& cfg, const std::string& dir, Backend& be,
+               bool bf16_projections = false);
 
   // The last hidden states of each sequence, packed: [sum of lengths, hidden] row-major on the
   // host. Every id must be below the vocabulary size and every sequence at most

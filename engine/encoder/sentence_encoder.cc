@@ -21,8 +21,8 @@ class SentenceEncoderImpl final : public SentenceEncoder {
   SentenceEncoderImpl(const std::string& dir, const SentenceEncoderOptions& o)
       : cfg_(read_encoder_config(dir)),
         tok_(WordPieceTokenizer::load(dir)),
-        backend_(make_cpu_backend(o.threads)),
-        model_(cfg_, dir, *backend_),
+        backend_(make_cpu_backend({.threads = o.threads, .bf16_matmul_inputs = o.bf16})),
+        model_(cfg_, dir, *backend_, o.bf16),
         max_batch_(std::max(1, o.max_batch)) {
     if (tok_.vocab_size() > size_t(cfg_.vocab))
       fail("{}: tokenizer.json has ids up to {}, but config.json's vocab_size is {}", dir,

@@ -20,6 +20,10 @@ struct SentenceEncoderOptions {
   int max_batch = 32;
   // Worker threads of the CPU backend the encoder makes for itself; 0: the hardware's.
   int threads = 0;
+  // Projections in bf16 (rounded at load) and, on CPUs with AVX-512 BF16, activations rounded to
+  // bf16 where they meet them: faster, for uses that rank texts rather than reproduce
+  // sentence-transformers: about 2x the texts/s, cosine with sentence-transformers 1 - 5e-5.
+  bool bf16 = false;
 };
 
 class SentenceEncoder {

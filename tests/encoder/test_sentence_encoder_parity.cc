@@ -56,6 +56,26 @@ TEST_P(EncoderParity, EmbeddingsMatchSentenceTransformers) {
   std::printf("%s: %zu texts, lowest cosine 1 - %.2e\n", name.c_str(), texts.size(), 1.0 - worst);
 }
 
+// SentenceEncoderOptions::bf16 trades exactness for speed: still close to sentence-transformers.
+TEST_P(EncoderParity, Bf16OptionStaysCloseToSentenceTransformers) {
+  const std::string name = GetParam();
+  const auto dir = test::fetched_model(name);
+  if (!std::filesystem::exists(dir / "model.safetensors"))
+    GTEST_SKIP() << name << " is not fetched (tools/fetch-models.sh " << name << ")";
+  const auto g = test::read_encoder_golden(name);
+  auto enc = SentenceEncoder::open(dir.string(), {.bf16 = true});
+  std::vector<std::string> texts;
+  for (const auto& c : g.embed) texts.push_back(c.text);
+  const auto emb = enc->embed(texts);
+  double worst = 1.0;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const double cos = cosine64(emb[i], g.embed[i].embedding);
+    worst = std::min(worst, cos);
+    EXPECT_GE(cos, 0.9998) << "text " << i << ": " << texts[i].substr(0, 80);  // 1 - 5e-5 measured
+  }
+  std::printf("%s, bf16: lowest cosine 1 - %.2e\n", name.c_str(), 1.0 - worst);
+}
+
 // A text embeds the same alone as amid others of other lengths (packing without padding must
 // not let sequences see each other).
 TEST_P(EncoderParity, BatchingDoesNotChangeAnEmbedding) {

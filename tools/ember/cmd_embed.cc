@@ -40,6 +40,7 @@ void add_embed_command(CLI::App& app) {
     std::string model, file;
     std::vector<std::string> texts;
     int threads = 0, batch = 32;
+    bool bf16 = false;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand(
@@ -54,6 +55,9 @@ void add_embed_command(CLI::App& app) {
   cmd->add_option("--file", o->file, "A file of texts, one per non-empty line ('-': stdin)");
   cmd->add_option("--threads", o->threads, "CPU threads (0: all)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--batch", o->batch, "Texts per forward pass")->check(CLI::PositiveNumber);
+  cmd->add_flag("--bf16", o->bf16,
+                "bf16 projections (and bf16 matmul inputs on AVX-512 BF16 CPUs): about 2x faster, "
+                "cosine with the exact embeddings about 1 - 5e-5");
   cmd->callback([o] {
     std::vector<std::string> texts = o->texts;
     if (!o->file.empty()) {
@@ -62,7 +66,7 @@ void add_embed_command(CLI::App& app) {
     }
     if (texts.empty()) fail("embed: nothing to embed (give --text TEXT or --file FILE)");
     const auto enc = SentenceEncoder::open(resolve_model_arg(o->model),
-                                           {.max_batch = o->batch, .threads = o->threads});
+                                           {.max_batch = o->batch, .threads = o->threads, .bf16 = o->bf16});
     const auto counts = enc->token_counts(texts);
     const auto emb = enc->embed(texts);
     std::string line;
