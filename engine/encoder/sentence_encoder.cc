@@ -1,7 +1,6 @@
 #include "engine/encoder/sentence_encoder.h"
 
 #include <cmath>
-#include <filesystem>
 #include <mutex>
 
 #include "engine/core/error.h"
