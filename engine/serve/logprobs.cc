@@ -7,11 +7,9 @@
 
 namespace ember {
 
-namespace {
-
 // Eight running maxima: one is a chain of dependent compares, a cycle or more per element over
 // a 150k vocabulary. NaN compares false and is skipped; the result does not depend on order.
-float max_of(std::span<const float> x) {
+float row_max(std::span<const float> x) {
   float m[8];
   std::fill(std::begin(m), std::end(m), -INFINITY);
   size_t i = 0;
@@ -21,11 +19,9 @@ float max_of(std::span<const float> x) {
   return *std::max_element(std::begin(m), std::end(m));
 }
 
-}  // namespace
-
 RowLogprobs::RowLogprobs(std::span<const float> logits, float temperature)
     : logits_(logits), inv_t_(1.f / temperature) {
-  const float m = max_of(logits);
+  const float m = row_max(logits);
   if (!std::isfinite(m)) {  // everything masked: every logprob is -inf
     shift_ = INFINITY;
     return;

@@ -13,6 +13,9 @@
 
 namespace ember {
 
+// The largest value of a logit row, NaNs skipped (-inf when there is none).
+float row_max(std::span<const float> x);
+
 class RowLogprobs {
  public:
   // `logits` must outlive the object. temperature > 0 (1: the raw distribution). Masked (-inf)

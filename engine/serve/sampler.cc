@@ -20,19 +20,6 @@ bool by_prob_desc(const Candidate& a, const Candidate& b) {
   return a.p != b.p ? a.p > b.p : a.id < b.id;
 }
 
-// Eight independent maxima: one running maximum is a chain of dependent compares (and GCC kept
-// it in memory), a few cycles per element over a 150k vocabulary. NaNs are skipped as before;
-// the maximum does not depend on the order.
-float max_of(std::span<const float> x) {
-  float m[8];
-  std::fill(std::begin(m), std::end(m), -INFINITY);
-  size_t i = 0;
-  for (; i + 8 <= x.size(); i += 8)
-    for (int l = 0; l < 8; ++l) m[l] = x[i + l] > m[l] ? x[i + l] : m[l];
-  for (; i < x.size(); ++i) m[0] = x[i] > m[0] ? x[i] : m[0];
-  return *std::max_element(std::begin(m), std::end(m));
-}
-
 // The sums of consecutive blocks of kSumBlock values (the last may be shorter), each in index
 // order, so that a block's sum depends on its values only. One running sum over the vocabulary is
 // a chain of dependent adds (~4 cycles per element); four blocks at a time are four chains.
@@ -97,7 +84,7 @@ void apply_penalties(std::span<float> logits, const SamplingParams& p,
 }
 
 double entropy_at_temperature(std::span<const float> logits, double temperature) {
-  const double m = max_of(logits);
+  const double m = row_max(logits);
   double z = 0, s = 0;  // z = sum e^x, s = sum x e^x, with x = (l - m) / T
   for (float l : logits) {
     if (!std::isfinite(l)) continue;
@@ -145,7 +132,7 @@ void rank(Candidates& c) {
 }  // namespace
 
 Candidates softmax_candidates(std::span<const float> logits, float temperature, int top_k) {
-  const float m = max_of(logits);
+  const float m = row_max(logits);
   const float inv_t = 1.f / temperature;
   // The vector exp (glibc's expf one value at a time was half the sampler's time at a 32k
   // vocabulary), the sum, then the candidates with their probabilities in one pass.
