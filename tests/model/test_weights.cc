@@ -50,6 +50,7 @@ class HostBackend : public Backend {
   KvCache alloc_kv_cache(const KvCacheSpec&) override { throw Error("fake"); }
   size_t kv_memory_available() const override { return 0; }
   void embed(const Tensor&, const StepTensors&, Tensor&) override {}
+  void embed_shard(const Tensor&, const StepTensors&, int64_t, int64_t, Tensor&) override {}
   void rmsnorm(const Tensor&, const Tensor&, float, Tensor&) override {}
   void add_rmsnorm(Tensor&, const Tensor&, const Tensor&, float, Tensor&) override {}
   void matmul(const Tensor&, const Tensor&, const Tensor*, Tensor&) override {}
