@@ -346,6 +346,28 @@ int ShardPlan::first_kv_head(const ModelConfig& c) const {
   return rank / (world / c.num_kv_heads);
 }
 
+size_t shard_weight_bytes(const ModelConfig& c, const WeightFiles& files, const ShardPlan& plan) {
+  const ModelConfig l = plan.local(c);
+  double total = 0;
+  for (const auto& [name, t] : files.all()) {
+    auto has = [&](const char* s) { return name.find(s) != std::string::npos; };
+    double share = 1;  // norms
+    if (has("embed_tokens") || has("lm_head"))
+      share = double(l.vocab_size) / c.vocab_size;
+    else if (has("qkv_proj"))
+      share = double(l.q_dim() + 2 * l.kv_dim()) / double(c.q_dim() + 2 * c.kv_dim());
+    else if (has("q_proj"))
+      share = double(l.num_heads) / c.num_heads;
+    else if (has("k_proj") || has("v_proj"))  // a copied KV head counts on every rank
+      share = double(l.num_kv_heads) / c.num_kv_heads;
+    else if (has("o_proj") || has("gate_proj") || has("up_proj") || has("gate_up_proj") ||
+             has("down_proj"))
+      share = 1.0 / plan.world;
+    total += double(t->nbytes) * share;
+  }
+  return size_t(total);
+}
+
 void check_weights(const ModelConfig& cfg, const WeightFiles& files, const ProgressFn& progress) {
   const std::vector<Expected> expected = expected_tensors(cfg);
   LoadProgress p;

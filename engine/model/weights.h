@@ -80,6 +80,10 @@ void check_weights(const ModelConfig& cfg, const WeightFiles& files,
 ModelWeights load_weights(const ModelConfig& cfg, const WeightFiles& files, Backend& backend,
                           const ShardPlan& plan = {}, const ProgressFn& progress = {});
 
+// Bytes of the checkpoint's tensors (in their file dtype) that rank `plan.rank` holds: what
+// `ember inspect --tp N` shows per GPU. Throws as plan.check does.
+size_t shard_weight_bytes(const ModelConfig& cfg, const WeightFiles& files, const ShardPlan& plan);
+
 // RoPE inverse frequencies (length head_dim / 2) as Hugging Face computes them, including
 // `rope_scaling` type llama3 and linear. `local`: the sliding layers' base (rope_local_theta)
 // without scaling, as Gemma 3's local rotary embedding.
