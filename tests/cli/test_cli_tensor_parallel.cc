@@ -54,7 +54,8 @@ TEST_F(CliTensorParallel, GenerateGivesTheSameIdsAtEverySize) {
     ASSERT_EQ(r.code, 0) << tp << "\n" << r.out;
     EXPECT_EQ(last_line(r.out), ids) << tp;
   }
-  const CommandResult r = ember_run(args + " --tp 2 >/dev/null");  // stderr only
+  const CommandResult r =  // stderr only
+      ember::test::run_command(ember::test::ember_binary() + " " + args + " --tp 2 2>&1 >/dev/null");
   EXPECT_THAT(r.out, HasSubstr("x2 (tensor parallel)"));
 }
 
