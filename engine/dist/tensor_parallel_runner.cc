@@ -44,12 +44,13 @@ std::shared_ptr<TensorParallelRunner> TensorParallelRunner::open(
     tp->ranks_[size_t(r)]->backend().set_communicator(tp->comms_[size_t(r)].get());
   });
   // Every rank gets the same block ids: the scheduler's one block table serves them all.
+  // Each rank asks its own backend, on its own thread (a GPU's free memory is its device's).
   const int sharers = opts.ranks_share_memory ? world : 1;
-  int blocks = 0;
-  for (int r = 0; r < world; ++r) {
-    const int b = tp->ranks_[size_t(r)]->affordable_kv_blocks(ro, sharers);
-    blocks = r == 0 ? b : std::min(blocks, b);
-  }
+  std::vector<int> affordable(size_t(world));
+  tp->on_ranks([&](int r) {
+    affordable[size_t(r)] = tp->ranks_[size_t(r)]->affordable_kv_blocks(ro, sharers);
+  });
+  const int blocks = *std::min_element(affordable.begin(), affordable.end());
   tp->on_ranks([&](int r) { tp->ranks_[size_t(r)]->allocate_kv(blocks, ro); });
   if (opts.runner.on_loaded) {
     LoadSummary s;
@@ -65,7 +66,16 @@ std::shared_ptr<TensorParallelRunner> TensorParallelRunner::open(
 }
 
 TensorParallelRunner::~TensorParallelRunner() {
-  threads_.reset();  // the rank threads stop before the ranks and communicators go
+  // Each rank is released on its own thread (a GPU backend frees on its device), then the
+  // threads stop, then the communicators go.
+  if (threads_) {
+    try {
+      threads_->run([&](int r) { ranks_[size_t(r)].reset(); });
+    } catch (...) {
+    }
+  }
+  threads_.reset();
+  ranks_.clear();
 }
 
 std::string TensorParallelRunner::name() const {
