@@ -46,7 +46,7 @@ std::shared_ptr<TensorParallelRunner> TensorParallelRunner::open(
   // Every rank gets the same block ids: the scheduler's one block table serves them all.
   // Each rank asks its own backend, on its own thread (a GPU's free memory is its device's).
   const int sharers = opts.ranks_share_memory ? world : 1;
-  std::vector<int> affordable(size_t(world));
+  std::vector<int> affordable(static_cast<size_t>(world), 0);
   tp->on_ranks([&](int r) {
     affordable[size_t(r)] = tp->ranks_[size_t(r)]->affordable_kv_blocks(ro, sharers);
   });
