@@ -1,6 +1,7 @@
 // GPU tensor parallelism over NCCL: an all_reduce across two GPUs sums, and a random model at
 // TP=2 (fp32 activations, CUDA graphs off and on) gives the logits and greedy ids of TP=1 on
-// one GPU. Skips without two GPUs or without NCCL; compiled and linked wherever nvcc is.
+// one GPU. Skips without two GPUs or without NCCL; compiled and linked wherever nvcc is, and
+// named Cuda* so that tools/gpu-check runs it.
 #include <gtest/gtest.h>
 
 #include "engine/cpu/cpu_backend.h"
@@ -31,7 +32,7 @@ std::unique_ptr<CudaBackend> f32_backend(int device) {
   return make_cuda_backend(o);
 }
 
-TEST(NcclTensorParallel, AllReduceSumsAcrossTwoGpus) {
+TEST(CudaTensorParallel, AllReduceSumsAcrossTwoGpus) {
   EMBER_REQUIRE_TWO_GPUS();
   std::vector<std::unique_ptr<CudaBackend>> bs;
   bs.push_back(f32_backend(0));
@@ -54,7 +55,7 @@ TEST(NcclTensorParallel, AllReduceSumsAcrossTwoGpus) {
   }
 }
 
-TEST(NcclTensorParallel, RandomModelAtTp2MatchesOneGpu) {
+TEST(CudaTensorParallel, RandomModelAtTp2MatchesOneGpu) {
   EMBER_REQUIRE_TWO_GPUS();
   RandomModelOptions o = test::tiny_model_options(29);
   o.dtype = DType::F32;
