@@ -52,6 +52,8 @@ TEST(CudaTensorParallel, AllReduceSumsAcrossTwoGpus) {
     std::vector<float> out(3);
     bs[size_t(r)]->download(t[size_t(r)], out.data());
     EXPECT_EQ(out, (std::vector<float>{3.f, 30.f, -2.f})) << "rank " << r;
+    t[size_t(r)] = Tensor{};  // each GPU's memory and stream go with that GPU current
+    bs[size_t(r)].reset();
   }
 }
 
@@ -69,8 +71,11 @@ TEST(CudaTensorParallel, RandomModelAtTp2MatchesOneGpu) {
       ro.max_batched_tokens = 64;
     }
     cuda_use_device(0);
-    auto one = TransformerRunner::open(dir, f32_backend(0), ro);
-    const auto ref = test::two_step_logits(*one, a, b, 17, 42);
+    std::vector<float> ref;
+    {
+      auto one = TransformerRunner::open(dir, f32_backend(0), ro);
+      ref = test::two_step_logits(*one, a, b, 17, 42);
+    }
     std::vector<std::unique_ptr<Backend>> bs;
     std::vector<CudaBackend*> raw;
     for (int r = 0; r < 2; ++r) {
