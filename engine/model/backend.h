@@ -104,6 +104,24 @@ class Backend {
   virtual void copy_kv_blocks(KvCache& kv,
                               std::span<const std::pair<int32_t, int32_t>> src_dst) = 0;
 
+  // Encoder ops (BERT-family sentence encoders, engine/encoder). Not pure: a backend without
+  // them fails when an encoder runs on it (engine/model/encoder_ops.cc).
+  //
+  // x = LayerNorm(x + y) per row, in place (y optional): (v - mean) / sqrt(var + eps) * w + b,
+  // in fp32 with the biased variance, as torch.nn.LayerNorm computes it.
+  virtual void add_layernorm(Tensor& x, const Tensor* y, const Tensor& w, const Tensor& b,
+                             float eps);
+  // x = x * (1 + erf(x / sqrt(2))) / 2 in place: the exact GELU (BERT's "gelu").
+  virtual void gelu_erf(Tensor& x);
+  // Bidirectional attention: each token's q over the k and v of every token of its own
+  // sequence (step.seq_info's q_start and q_len; no KV cache, no mask, no padding). qkv is the
+  // fused [T, 3 * n_heads * head_dim] (n_kv_heads = n_heads); out is [T, n_heads * head_dim].
+  // With rel_bias [n_heads, 2 * step.max_q_len - 1] (F32), the score of query i and key j of a
+  // sequence gains rel_bias[h, j - i + max_q_len - 1] after scaling (MPNet's relative
+  // position bias).
+  virtual void encoder_attention(const Tensor& qkv, const StepTensors& step, const AttnShape& a,
+                                 const Tensor* rel_bias, Tensor& out);
+
  protected:
   Communicator* comm_ = nullptr;
 };

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "engine/core/error.h"
+#include "engine/text/token_text.h"
 
 namespace ember {
 
@@ -29,9 +30,19 @@ std::vector<int32_t> ChatCodec::encode_chat(const std::vector<ChatMessage>& mess
   return tok_.encode(prompt, EncodeOptions{false, true});
 }
 
+std::vector<int32_t> ChatCodec::encode_text(std::string_view text, bool add_special) {
+  return tok_.encode(text, EncodeOptions{add_special, false});
+}
+
 std::string ChatCodec::decode(std::span<const int32_t> ids) {
   return tok_.decode(ids, DecodeOptions{true});
 }
+
+std::string ChatCodec::decode_with_special(std::span<const int32_t> ids) {
+  return tok_.decode(ids, DecodeOptions{false});
+}
+
+std::string ChatCodec::token_text(int32_t id) { return ember::token_text(tok_, id); }
 
 std::vector<int32_t> ChatCodec::eos_token_ids() const {
   std::vector<int32_t> ids = tok_.eos_ids();

@@ -17,7 +17,10 @@ class ChatCodec : public TextCodec {
   static std::shared_ptr<ChatCodec> from_model_dir(const std::string& dir);
 
   std::vector<int32_t> encode_chat(const std::vector<ChatMessage>& messages) override;
+  std::vector<int32_t> encode_text(std::string_view text, bool add_special) override;
   std::string decode(std::span<const int32_t> ids) override;
+  std::string decode_with_special(std::span<const int32_t> ids) override;
+  std::string token_text(int32_t id) override;  // engine/text/token_text.h
   std::vector<int32_t> eos_token_ids() const override;
 
   // The rendered prompt text (for `ember chat --show-prompt` and debugging).

@@ -23,6 +23,7 @@ void RequestHandle::accumulate(const StreamEvent& e) {
     partial_.completions.resize(size_t(e.index) + 1);
   Completion& c = partial_.completions[size_t(e.index)];
   c.tokens.insert(c.tokens.end(), e.tokens.begin(), e.tokens.end());
+  c.logprobs.insert(c.logprobs.end(), e.logprobs.begin(), e.logprobs.end());
   c.text += e.text;
   if (e.finish) {
     c.reason = *e.finish;

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "engine/serve/sampling_params.h"
@@ -36,10 +37,19 @@ struct ChatRequest {
 enum class FinishReason { Stop, Length, Deadline, Cancelled, Error };
 std::string_view finish_reason_name(FinishReason r);  // "stop", "length", ...
 
+// A generated token's log-probability and the most likely alternatives at its position
+// (SamplingParams::logprobs), fp32 natural logs, raw or processed (SamplingParams::logprobs_mode).
+struct TokenLogprobs {
+  float logprob = 0;                             // of the generated token
+  std::vector<std::pair<int32_t, float>> top;    // most likely first; ties by ascending id
+};
+
 // One increment of one completion. The last event of a completion carries `finish`.
 struct StreamEvent {
   int index = 0;                 // which completion (0 .. n-1)
   std::vector<int32_t> tokens;   // new token ids (stop tokens are not included)
+  // One entry per token of `tokens` when the request asked for logprobs, else empty.
+  std::vector<TokenLogprobs> logprobs;
   std::string text;              // new text; empty when the engine has no text codec
   std::optional<FinishReason> finish;
   std::string error;             // with FinishReason::Error
@@ -48,6 +58,7 @@ struct StreamEvent {
 
 struct Completion {
   std::vector<int32_t> tokens;
+  std::vector<TokenLogprobs> logprobs;  // one per token when the request asked for logprobs
   std::string text;
   FinishReason reason = FinishReason::Error;
   std::string error;

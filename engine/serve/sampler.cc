@@ -324,15 +324,18 @@ int32_t argmax(std::span<const float> logits) {
 
 int32_t sample_next(const SamplingParams& p, uint64_t seed, uint32_t index,
                     std::span<float> logits, std::span<const int32_t> prompt,
-                    std::span<const int32_t> output) {
+                    std::span<const int32_t> output, std::optional<RowLogprobs>* processed) {
   apply_logit_bias(logits, p.logit_bias);
   apply_penalties(logits, p, prompt, output);
   const uint64_t step = output.size();
   float temperature = p.temperature;
   if (p.target_entropy > 0)
     temperature = temperature_for_entropy(logits, p.target_entropy);
-  else if (p.temperature == 0.f)
+  else if (p.temperature == 0.f) {
+    if (processed) processed->emplace(logits, 1.f);
     return argmax(logits);
+  }
+  if (processed) processed->emplace(logits, temperature);
   Candidates c = softmax_candidates(logits, temperature, p.top_k);
   top_p_filter(c, p.top_p);
   min_p_filter(c, p.min_p);

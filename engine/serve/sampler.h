@@ -11,9 +11,11 @@
 // rule). Walking in id order also means the common case (temperature only) needs no sort.
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <span>
 #include <vector>
 
+#include "engine/serve/logprobs.h"
 #include "engine/serve/sampling_params.h"
 
 namespace ember {
@@ -66,10 +68,12 @@ int32_t argmax(std::span<const float> logits);
 
 // One full sampling step for completion `index` of a request, at `step` = number of tokens this
 // completion has generated so far. `logits` is consumed as scratch (penalties are applied in
-// place).
+// place). With `processed` set, it receives the log-softmax the truncation filters start from
+// (SamplingParams::LogprobsMode::Processed), over `logits` as left by the penalties.
 int32_t sample_next(const SamplingParams& p, uint64_t seed, uint32_t index,
                     std::span<float> logits, std::span<const int32_t> prompt,
-                    std::span<const int32_t> output);
+                    std::span<const int32_t> output,
+                    std::optional<RowLogprobs>* processed = nullptr);
 
 // A fresh seed from the kernel's secure random source (getrandom).
 uint64_t fresh_seed();

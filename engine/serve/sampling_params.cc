@@ -50,6 +50,10 @@ void validate(const SamplingParams& p, int vocab_size) {
     fail("target_entropy={} is out of range [0, 20] (nats; 0 disables it)", p.target_entropy);
   if (p.n < 1 || p.n > 64) fail("n={} is out of range [1, 64]", p.n);
   if (p.max_tokens < 1) fail("max_tokens={} must be >= 1", p.max_tokens);
+  if (p.min_tokens < 0 || p.min_tokens > p.max_tokens)
+    fail("min_tokens={} is out of range [0, max_tokens={}]", p.min_tokens, p.max_tokens);
+  if (p.logprobs < -1 || p.logprobs > vocab_size)
+    fail("logprobs={} is out of range [0, {}] (-1: none)", p.logprobs, vocab_size);
   for (const auto& s : p.stop)
     if (s.empty()) fail("stop: stop strings must not be empty");
   if (p.stop.size() > 16) fail("stop: at most 16 stop strings, got {}", p.stop.size());

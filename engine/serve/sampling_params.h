@@ -44,11 +44,27 @@ struct SamplingParams {
   // high T, flat ones a low T, so the text stays varied without derailing. 0: off.
   float target_entropy = 0.f;
 
+  // Log-probabilities streamed with each generated token: -1 none; k >= 0 the token's own and
+  // the k most likely at its position (StreamEvent::logprobs).
+  int logprobs = -1;
+  // Which distribution they describe, by vLLM's names: Raw is the fp32 log-softmax of the
+  // model's logits, untouched; Processed is the log-softmax of the logits after logit_bias, the
+  // repetition / presence / frequency penalties and min_tokens' masking, divided by the
+  // temperature (the target-entropy one when that mode is on; none when greedy), i.e. the
+  // distribution the truncation filters (top_k, top_p, min_p, typical_p, XTC) start from. Unlike
+  // vLLM's processed_logprobs, tokens those filters drop keep their finite logprob.
+  enum class LogprobsMode { Raw, Processed };
+  LogprobsMode logprobs_mode = LogprobsMode::Raw;
+
   int n = 1;                      // completions of the prompt; they share its KV blocks
   std::optional<uint64_t> seed;   // none: a fresh one from the OS's secure source per request
   std::vector<std::string> stop;  // stop strings (matched on the decoded text, not emitted)
   std::vector<int32_t> stop_token_ids;  // stop tokens in addition to the model's EOS ids
   bool ignore_eos = false;
+  // EOS and stop_token_ids cannot be drawn before this many tokens (their logits are masked).
+  int min_tokens = 0;
+  bool skip_special_tokens = true;           // in the streamed text
+  bool include_stop_str_in_output = false;   // a matched stop string ends the text
   int max_tokens = 256;  // per completion
 };
 

@@ -1,6 +1,8 @@
 #include "engine/serve/scheduler.h"
 
 #include <algorithm>
+#include <cmath>
+#include <optional>
 #include <thread>
 
 #include "engine/core/error.h"
@@ -10,6 +12,13 @@ namespace ember {
 
 namespace {
 constexpr size_t kDetokenizeContext = 4;  // prompt tokens a completion's text decodes after
+
+TextStreamOptions text_options(const SamplingParams& p) {
+  TextStreamOptions o;
+  o.skip_special_tokens = p.skip_special_tokens;
+  o.include_stop_str = p.include_stop_str_in_output;
+  return o;
+}
 }
 
 Scheduler::Scheduler(ModelRunner& runner, const EngineConfig& cfg, TextCodec* text)
@@ -48,7 +57,8 @@ void Scheduler::add(PreparedRequest p) {
     const auto& pr = r->p.prompt;
     const size_t ctx = std::min(pr.size(), kDetokenizeContext);
     s->text = std::make_unique<TextStream>(
-        *text_, std::span<const int32_t>(pr).subspan(pr.size() - ctx), r->p.sampling.stop);
+        *text_, std::span<const int32_t>(pr).subspan(pr.size() - ctx), r->p.sampling.stop,
+        text_options(r->p.sampling));
   }
   r->open = 1;
   insert_waiting(s.get());
@@ -256,6 +266,7 @@ void Scheduler::after_forward(const std::vector<Scheduled>& batch, std::vector<f
     const float* logits;
     int32_t id = -1;
     std::string error;
+    std::optional<TokenLogprobs> logprobs;
   };
   std::vector<Draw> draws;
   size_t row = 0;
@@ -271,30 +282,40 @@ void Scheduler::after_forward(const std::vector<Scheduled>& batch, std::vector<f
       r.forked = true;
       if (r.p.sampling.n > 1) {
         fork(s);
-        for (auto& c : r.seqs) draws.push_back(Draw{c.get(), row_logits, -1, {}});
+        for (auto& c : r.seqs) draws.push_back(Draw{c.get(), row_logits, -1, {}, {}});
         continue;
       }
     }
-    draws.push_back(Draw{&s, row_logits, -1, {}});
+    draws.push_back(Draw{&s, row_logits, -1, {}, {}});
   }
   // Each draw is a pure function of its own inputs, so doing them in parallel changes nothing.
   parallel_for(draws.size(), [&](size_t i) {
     Draw& d = draws[i];
     const Request& r = *d.seq->req;
-    std::vector<float> scratch(d.logits, d.logits + vocab_);
+    const SamplingParams& sp = r.p.sampling;
+    thread_local std::vector<float> scratch;
+    scratch.assign(d.logits, d.logits + vocab_);
+    if (d.seq->generated < sp.min_tokens) mask_stop_tokens(sp, scratch);
     const auto output = std::span<const int32_t>(d.seq->tokens).subspan(r.p.prompt.size());
+    const bool processed = sp.logprobs >= 0 && sp.logprobs_mode == SamplingParams::LogprobsMode::Processed;
+    std::optional<RowLogprobs> dist;
     try {
-      d.id = sample_next(r.p.sampling, r.p.seed, uint32_t(d.seq->index), scratch, r.p.prompt,
-                         output);
+      d.id = sample_next(sp, r.p.seed, uint32_t(d.seq->index), scratch, r.p.prompt, output,
+                         processed ? &dist : nullptr);
+      if (sp.logprobs >= 0) {
+        if (!processed) dist.emplace(std::span<const float>(d.logits, size_t(vocab_)));
+        d.logprobs = dist->entry(d.id, sp.logprobs);
+      }
     } catch (const std::exception& e) {
       d.error = e.what();
+      d.id = -1;
     }
   });
   for (auto& d : draws) {
     if (d.id < 0)
       finish(*d.seq, FinishReason::Error, d.error);
     else
-      append_token(*d.seq, d.id);
+      append_token(*d.seq, d.id, d.logprobs ? &*d.logprobs : nullptr);
   }
 }
 
@@ -314,7 +335,8 @@ void Scheduler::fork(Sequence& parent) {
       const auto& pr = r.p.prompt;
       const size_t ctx = std::min(pr.size(), kDetokenizeContext);
       c->text = std::make_unique<TextStream>(
-          *text_, std::span<const int32_t>(pr).subspan(pr.size() - ctx), r.p.sampling.stop);
+          *text_, std::span<const int32_t>(pr).subspan(pr.size() - ctx), r.p.sampling.stop,
+          text_options(r.p.sampling));
     }
     running_.insert(std::upper_bound(running_.begin(), running_.end(), c.get(), order_before),
                     c.get());
@@ -330,7 +352,16 @@ bool Scheduler::is_stop_token(const Sequence& s, int32_t t) const {
   return !p.ignore_eos && std::find(eos_.begin(), eos_.end(), t) != eos_.end();
 }
 
-void Scheduler::append_token(Sequence& s, int32_t token) {
+void Scheduler::mask_stop_tokens(const SamplingParams& p, std::span<float> logits) const {
+  const auto mask = [&](int32_t id) {
+    if (id >= 0 && id < int32_t(logits.size())) logits[size_t(id)] = -INFINITY;
+  };
+  for (int32_t id : p.stop_token_ids) mask(id);
+  if (!p.ignore_eos)
+    for (int32_t id : eos_) mask(id);
+}
+
+void Scheduler::append_token(Sequence& s, int32_t token, const TokenLogprobs* logprobs) {
   ++s.generated;
   ++stats_.generated_tokens;
   if (is_stop_token(s, token)) {
@@ -341,6 +372,7 @@ void Scheduler::append_token(Sequence& s, int32_t token) {
   StreamEvent e;
   e.index = s.index;
   e.tokens = {token};
+  if (logprobs) e.logprobs = {*logprobs};
   bool stopped = false;
   if (s.text) {
     auto out = s.text->push(token);

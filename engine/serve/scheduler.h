@@ -80,7 +80,9 @@ class Scheduler {
   void insert_waiting(Sequence* s);
   bool reserve_or_preempt(Sequence& s, int chunk, const std::vector<Scheduled>& batch);
   void after_forward(const std::vector<Scheduled>& batch, std::vector<float>& logits);
-  void append_token(Sequence& s, int32_t token);
+  void append_token(Sequence& s, int32_t token, const TokenLogprobs* logprobs = nullptr);
+  // Before min_tokens: EOS (unless ignore_eos) and stop_token_ids cannot be drawn.
+  void mask_stop_tokens(const SamplingParams& p, std::span<float> logits) const;
   void fork(Sequence& parent);
   bool is_stop_token(const Sequence& s, int32_t t) const;
   static bool order_before(const Sequence* a, const Sequence* b);

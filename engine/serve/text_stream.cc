@@ -8,9 +8,16 @@ StopMatcher::Out StopMatcher::push(std::string_view delta) {
   held_ += delta;
   Out out;
   size_t first = std::string::npos;
-  for (const auto& s : stops_) first = std::min(first, held_.find(s));
+  size_t len = 0;
+  for (const auto& s : stops_) {
+    const size_t at = held_.find(s);
+    if (at < first || (at == first && at != std::string::npos && s.size() > len)) {
+      first = at;
+      len = s.size();
+    }
+  }
   if (first != std::string::npos) {
-    out.text = held_.substr(0, first);
+    out.text = held_.substr(0, include_stop_ ? first + len : first);
     out.stopped = true;
     held_.clear();
     return out;
@@ -52,14 +59,18 @@ bool ends_incomplete_utf8(std::string_view s) {
 }
 
 TextStream::TextStream(TextCodec& codec, std::span<const int32_t> context,
-                       std::vector<std::string> stops)
+                       std::vector<std::string> stops, TextStreamOptions opts)
     : codec_(codec), ids_(context.begin(), context.end()), prefix_(0), read_(ids_.size()),
-      stop_(std::move(stops)) {}
+      stop_(std::move(stops), opts.include_stop_str), skip_special_(opts.skip_special_tokens) {}
+
+std::string TextStream::decode(size_t from, size_t to) {
+  const auto ids = std::span<const int32_t>(ids_).subspan(from, to - from);
+  return skip_special_ ? codec_.decode(ids) : codec_.decode_with_special(ids);
+}
 
 std::string TextStream::pending_delta() {
-  const std::string before =
-      codec_.decode(std::span<const int32_t>(ids_).subspan(prefix_, read_ - prefix_));
-  const std::string after = codec_.decode(std::span<const int32_t>(ids_).subspan(prefix_));
+  const std::string before = decode(prefix_, read_);
+  const std::string after = decode(prefix_, ids_.size());
   if (after.size() <= before.size() || ends_incomplete_utf8(after)) return {};
   // Keep a little context so the next token still decodes as it would mid-text.
   prefix_ = read_;
@@ -78,9 +89,8 @@ std::string TextStream::flush() {
   if (stopped_) return {};
   std::string tail;
   if (read_ < ids_.size()) {
-    const std::string before =
-        codec_.decode(std::span<const int32_t>(ids_).subspan(prefix_, read_ - prefix_));
-    const std::string after = codec_.decode(std::span<const int32_t>(ids_).subspan(prefix_));
+    const std::string before = decode(prefix_, read_);
+    const std::string after = decode(prefix_, ids_.size());
     if (after.size() > before.size()) tail = after.substr(before.size());
     read_ = ids_.size();
   }

@@ -15,7 +15,9 @@ namespace ember {
 // Holds back the longest tail of the text that is a prefix of some stop string.
 class StopMatcher {
  public:
-  explicit StopMatcher(std::vector<std::string> stops) : stops_(std::move(stops)) {}
+  // `include_stop`: the matched stop string ends the emitted text instead of being cut.
+  explicit StopMatcher(std::vector<std::string> stops, bool include_stop = false)
+      : stops_(std::move(stops)), include_stop_(include_stop) {}
   struct Out {
     std::string text;  // safe to emit
     bool stopped = false;
@@ -25,13 +27,20 @@ class StopMatcher {
 
  private:
   std::vector<std::string> stops_;
+  bool include_stop_ = false;
   std::string held_;
+};
+
+struct TextStreamOptions {
+  bool skip_special_tokens = true;
+  bool include_stop_str = false;
 };
 
 class TextStream {
  public:
   // `context` is the tail of the prompt, so the first output token decodes as it would mid-text.
-  TextStream(TextCodec& codec, std::span<const int32_t> context, std::vector<std::string> stops);
+  TextStream(TextCodec& codec, std::span<const int32_t> context, std::vector<std::string> stops,
+             TextStreamOptions opts = {});
   StopMatcher::Out push(int32_t token);
   std::string flush();
 
@@ -40,8 +49,10 @@ class TextStream {
   std::vector<int32_t> ids_;
   size_t prefix_ = 0, read_ = 0;  // ids_[prefix_, read_) is already-emitted context
   StopMatcher stop_;
+  bool skip_special_;
   bool stopped_ = false;
   std::string pending_delta();
+  std::string decode(size_t from, size_t to);
 };
 
 // True when s ends inside a UTF-8 sequence or with U+FFFD (a decoder's stand-in for one).

@@ -144,7 +144,7 @@ AccessDecision AccessPolicy::check(std::string_view hotkey_ss58) const {
   try {
     pk = crypto::ss58_decode_any(hotkey_ss58).public_key;
   } catch (const Error&) {
-    if (restrictive()) return {false, "Unrecognized hotkey", 0};
+    if (restrictive()) return {false, "Unrecognized hotkey", 0, Refusal::Unregistered};
     return {};
   }
   return check(pk);
@@ -159,15 +159,17 @@ AccessDecision AccessPolicy::check(const crypto::PublicKey& hotkey) const {
     if (it != s->metagraph->end()) neuron = &it->second;
   }
   if (neuron) d.priority = neuron->stake;
-  if (s->block.count(hotkey)) return {false, "Blacklisted hotkey", d.priority};
+  if (s->block.count(hotkey)) return {false, "Blacklisted hotkey", d.priority, Refusal::Blocked};
   if (s->allow && s->allow->count(hotkey)) return d;
   if (s->metagraph) {
-    if (!neuron) return {false, "Unrecognized hotkey", 0};
-    if (config_.require_validator_permit && !neuron->validator_permit) return {false, "Non-validator hotkey", d.priority};
-    if (neuron->stake < config_.min_stake) return {false, "Insufficient stake", d.priority};
+    if (!neuron) return {false, "Unrecognized hotkey", 0, Refusal::Unregistered};
+    if (config_.require_validator_permit && !neuron->validator_permit)
+      return {false, "Non-validator hotkey", d.priority, Refusal::NoPermit};
+    if (neuron->stake < config_.min_stake)
+      return {false, "Insufficient stake", d.priority, Refusal::LowStake};
     return d;
   }
-  if (s->allow) return {false, "Unrecognized hotkey", 0};
+  if (s->allow) return {false, "Unrecognized hotkey", 0, Refusal::Unregistered};
   return d;
 }
 

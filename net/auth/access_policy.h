@@ -39,10 +39,14 @@ std::map<crypto::PublicKey, Neuron> parse_metagraph_json(std::string_view json, 
 // One SS58 hotkey a line; '#' starts a comment; blank lines are skipped.
 std::set<crypto::PublicKey> parse_hotkey_list(std::string_view text, std::string_view source);
 
+// Why a caller was refused, for protocols that word their refusals differently (Epistula).
+enum class Refusal { None, Blocked, Unregistered, NoPermit, LowStake };
+
 struct AccessDecision {
   bool allowed = true;
   std::string reason;   // e.g. "Unrecognized hotkey"; empty when allowed
   double priority = 0;  // the caller's stake (0 when unknown)
+  Refusal refusal = Refusal::None;
 };
 
 class AccessPolicy {
@@ -55,6 +59,7 @@ class AccessPolicy {
   double stake(std::string_view hotkey_ss58) const { return check(hotkey_ss58).priority; }
   // True when any rule can refuse a caller.
   bool restrictive() const;
+  double min_stake() const { return config_.min_stake; }
 
  private:
   struct State {

@@ -1,6 +1,7 @@
 #include "net/auth/body_hash.h"
 
 #include <simdjson.h>
+#include <sodium.h>
 
 #include "engine/core/error.h"
 #include "net/auth/python_str.h"
@@ -36,6 +37,13 @@ std::string compute_body_hash(std::string_view body_json, std::span<const std::s
     strs.push_back(python_str(*found));
   }
   return body_hash_of_strs(strs);
+}
+
+std::string sha256_hex(std::string_view bytes) {
+  crypto::ensure_sodium();
+  uint8_t out[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(out, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  return crypto::to_hex(crypto::ByteView(out, sizeof out));
 }
 
 }  // namespace ember::net::auth

@@ -19,4 +19,7 @@ std::string body_hash_of_strs(std::span<const std::string> field_strs);
 // parser must see the same value).
 std::string compute_body_hash(std::string_view body_json, std::span<const std::string> fields);
 
+// Lowercase hex SHA-256 of the exact bytes: Epistula signs the request body's digest.
+std::string sha256_hex(std::string_view bytes);
+
 }  // namespace ember::net::auth

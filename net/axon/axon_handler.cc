@@ -10,6 +10,7 @@
 
 #include "net/http/completion_pump.h"
 #include "net/http/json_text.h"
+#include "net/metrics/request_timing.h"
 
 namespace ember::net::axon {
 namespace {
@@ -220,8 +221,12 @@ void AxonHandler::handle(const std::string& name, http::HttpRequest& req,
       stream->cancel();
       return;
     }
-    auto res = http::pump_completion(stream, w, hard,
-                                     [&](std::string_view t) { return w.write_chunk(t); });
+    metrics::RequestTiming timing(metrics_, "axon", start);
+    auto res = http::pump_pieces(stream, w, hard, [&](std::string_view t, const CompletionPiece& p) {
+      timing.on_piece(p);
+      return t.empty() || w.write_chunk(t);
+    });
+    timing.finish();
     w.end_stream();
     if (res.finish == FinishReason::kError)
       std::fprintf(stderr, "ember: axon: %s: %s\n", creq.request_id.c_str(), res.error.c_str());
@@ -232,10 +237,13 @@ void AxonHandler::handle(const std::string& name, http::HttpRequest& req,
   }
 
   std::string text;
-  auto res = http::pump_completion(stream, w, hard, [&](std::string_view t) {
+  metrics::RequestTiming timing(metrics_, "axon", start);
+  auto res = http::pump_pieces(stream, w, hard, [&](std::string_view t, const CompletionPiece& p) {
+    timing.on_piece(p);
     text.append(t);
     return true;
   });
+  timing.finish();
   if (metrics_)
     metrics_->observe_completion("axon", res.usage.completion_tokens,
                                  finish_reason_name(res.finish));

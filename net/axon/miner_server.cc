@@ -1,5 +1,7 @@
 #include "net/axon/miner_server.h"
 
+#include "engine/core/error.h"
+#include "net/axon/availability.h"
 #include "net/http/json_text.h"
 
 namespace ember::net {
@@ -18,6 +20,17 @@ MinerServer::MinerServer(MinerServerOptions opts, CompletionService& service)
     r.body = metrics_.render();
     w.send(r);
   });
+  router_.add("POST", "/availability", [this](http::HttpRequest& req, http::ResponseWriter& w) {
+    http::HttpResponse r;
+    r.header("Content-Type", "application/json");
+    try {
+      r.body = axon::availability_reply(req.body, service_.served_model_names(), opts_.tasks);
+    } catch (const Error& e) {
+      w.send(http::json_error(400, std::string("Bad availability request: ") + e.what()));
+      return;
+    }
+    w.send(r);
+  });
   if (opts_.enable_openai) {
     openai_ = std::make_unique<openai::OpenAIHandler>(opts_.openai, service_, &metrics_);
     openai_->register_routes(router_);
@@ -31,6 +44,9 @@ MinerServer::MinerServer(MinerServerOptions opts, CompletionService& service)
       opts_.http, router_.as_handler(),
       [this](const http::HttpRequest& req, int status, double seconds) {
         metrics_.observe_request(req.route, status, seconds);
+        // Only the HTTP parser answers 413: from Content-Length before any body byte is read,
+        // or as soon as a chunked body passes the limit.
+        if (status == 413) metrics_.observe_auth_rejection("http", "body_too_large");
       });
   metrics_.set_connection_gauges(
       [this] { return static_cast<double>(server_->active_connections()); },

@@ -1,8 +1,11 @@
 #pragma once
 // Everything `ember serve` listens with, on one port: the axon synapses, the OpenAI-compatible
-// API, GET /health and GET /metrics, over one HttpServer and one CompletionService.
+// API, POST /availability, GET /health and GET /metrics, over one HttpServer and one
+// CompletionService.
 #include <chrono>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "net/axon/axon_handler.h"
 #include "net/completion_service.h"
@@ -19,6 +22,8 @@ struct MinerServerOptions {
   openai::OpenAIOptions openai;
   bool enable_axon = true;
   bool enable_openai = true;
+  // The task classes POST /availability claims ("*": every task asked about).
+  std::vector<std::string> tasks = {"InferenceTask"};
 };
 
 class MinerServer {

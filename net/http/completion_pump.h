@@ -27,4 +27,13 @@ PumpResult pump_completion(const std::shared_ptr<CompletionStream>& stream, Resp
                            std::chrono::steady_clock::time_point hard_deadline,
                            const std::function<bool(std::string_view)>& sink);
 
+// The same, piece by piece: `sink` gets each piece's text cut to whole UTF-8 characters (an
+// incomplete tail waits for the next piece) with the piece itself (its tokens and usage). It is
+// called for every piece that carries text or tokens, so with logprobs every generated token
+// gets its own call even when its text is empty on its own; the last call may carry the
+// finishing piece.
+using PieceSink = std::function<bool(std::string_view text, const CompletionPiece& piece)>;
+PumpResult pump_pieces(const std::shared_ptr<CompletionStream>& stream, ResponseWriter& w,
+                       std::chrono::steady_clock::time_point hard_deadline, const PieceSink& sink);
+
 }  // namespace ember::net::http

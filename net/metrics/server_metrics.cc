@@ -18,7 +18,17 @@ ServerMetrics::ServerMetrics()
       tokens_("ember_completion_tokens_total", "Completion tokens returned to clients, by API.",
               {"api"}),
       completions_("ember_completions_total", "Completions finished, by API and finish reason.",
-                   {"api", "reason"}) {}
+                   {"api", "reason"}),
+      inter_token_("ember_inter_token_latency_seconds",
+                   "Gap between consecutive generated tokens of one request, by API.", {"api"},
+                   {0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3,
+                    0.4, 0.5, 0.75, 1, 2.5}),
+      e2e_("ember_e2e_request_latency_seconds",
+           "From a completion request's arrival to the end of its reply, by API.", {"api"},
+           {0.3, 0.5, 0.8, 1, 1.5, 2, 2.5, 5, 10, 15, 20, 30, 40, 50, 60, 120}),
+      auth_rejections_("ember_auth_rejections_total",
+                       "Requests refused by access control or size limits, by protocol and reason.",
+                       {"protocol", "reason"}) {}
 
 void ServerMetrics::observe_request(std::string_view route, int status, double seconds) {
   std::string r = route_label(route);
@@ -33,6 +43,26 @@ void ServerMetrics::observe_completion(std::string_view api, int64_t completion_
   completions_.add({std::string(api), std::string(finish_reason)});
 }
 
+void ServerMetrics::observe_auth_rejection(std::string_view protocol, std::string_view reason) {
+  auth_rejections_.add({std::string(protocol), std::string(reason)});
+}
+
+double ServerMetrics::auth_rejections(std::string_view protocol, std::string_view reason) const {
+  return auth_rejections_.value({std::string(protocol), std::string(reason)});
+}
+
+void ServerMetrics::observe_inter_token(std::string_view api, double seconds, int64_t tokens) {
+  if (tokens <= 0) return;
+  const double each = seconds / static_cast<double>(tokens);
+  for (int64_t i = 0; i < tokens; ++i) inter_token_.observe({std::string(api)}, each);
+}
+
+void ServerMetrics::observe_e2e(std::string_view api, double seconds) {
+  e2e_.observe({std::string(api)}, seconds);
+}
+
+uint64_t ServerMetrics::e2e_count(std::string_view api) const { return e2e_.count({std::string(api)}); }
+
 double ServerMetrics::requests(std::string_view route, int status) const {
   return requests_.value({route_label(route), std::to_string(status)});
 }
@@ -43,6 +73,9 @@ std::string ServerMetrics::render() const {
   latency_.render(out);
   tokens_.render(out);
   completions_.render(out);
+  inter_token_.render(out);
+  e2e_.render(out);
+  auth_rejections_.render(out);
   if (connections_)
     render_gauge(out, "ember_http_connections", "Open client connections.", connections_());
   if (in_flight_)

@@ -21,6 +21,18 @@ class ServerMetrics {
   void observe_completion(std::string_view api, int64_t completion_tokens,
                           std::string_view finish_reason);
 
+  // A request refused before it reached the engine: protocol "epistula", "api_key" or "http"
+  // (size limits); reason a short fixed label such as "stale".
+  void observe_auth_rejection(std::string_view protocol, std::string_view reason);
+  double auth_rejections(std::string_view protocol, std::string_view reason) const;
+
+  // Measured where replies are written (api: "axon" or "openai"): the gap before each generated
+  // token after a request's first (`tokens` arriving together share the gap), and each request
+  // from arrival to its last byte.
+  void observe_inter_token(std::string_view api, double seconds, int64_t tokens = 1);
+  void observe_e2e(std::string_view api, double seconds);
+  uint64_t e2e_count(std::string_view api) const;
+
   void set_engine_stats(std::function<EngineStats()> fn) { engine_stats_ = std::move(fn); }
   void set_connection_gauges(std::function<double()> connections, std::function<double()> requests) {
     connections_ = std::move(connections);
@@ -36,6 +48,9 @@ class ServerMetrics {
   HistogramFamily latency_;
   CounterFamily tokens_;
   CounterFamily completions_;
+  HistogramFamily inter_token_;
+  HistogramFamily e2e_;
+  CounterFamily auth_rejections_;
   std::function<EngineStats()> engine_stats_;
   std::function<double()> connections_, in_flight_;
 };

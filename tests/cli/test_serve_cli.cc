@@ -173,6 +173,7 @@ TEST_F(ServeCli, DemoModelServesHealthAndCompletionsThenStopsOnSigterm) {
   {
     std::ofstream cfg(dir_ / "serve.toml");
     cfg << "host = \"127.0.0.1\"\nport = 9\nstats-interval = 0\nmax-tokens = 4\ndeadline-margin-ms = 750\n"
+        << "v1-access = \"open\"\n"
         << "[wallet]\npath = \"" << wallet() << "\"\n";
   }
   const int port = start_server({"--config", (dir_ / "serve.toml").string(), "--port", "0"});
@@ -234,7 +235,7 @@ TEST_F(ServeCli, SighupReloadsListsAndKeepsOldOnBadFile) {
   std::ofstream(allow) << miner << "\n";
   const int port = start_server({"--host", "127.0.0.1", "--port", "0", "--wallet.path", wallet(),
                                  "--allow-hotkeys", allow.string(), "--stats-interval", "0",
-                                 "--max-tokens", "4"});
+                                 "--max-tokens", "4", "--v1-access", "open"});
   ASSERT_GT(port, 0) << log();
   auto query = [&] {
     return shell(ember::test::ember_binary() + " query --axon 127.0.0.1:" + std::to_string(port) +
@@ -273,7 +274,7 @@ TEST_F(ServeCli, SighupReloadsListsAndKeepsOldOnBadFile) {
 TEST_F(ServeCli, SigtermDuringGenerationExitsZeroAfterGrace) {
   ASSERT_FALSE(make_hotkey().empty());
   const int port = start_server({"--host", "127.0.0.1", "--port", "0", "--wallet.path", wallet(),
-                                 "--stats-interval", "0", "--shutdown-grace", "1"});
+                                 "--stats-interval", "0", "--shutdown-grace", "1", "--v1-access", "open"});
   ASSERT_GT(port, 0) << log();
   // A streamed request far longer than the grace period, run in the background. Greedy: the
   // demo model then settles into a loop that never samples an end token.
@@ -300,7 +301,7 @@ TEST_F(ServeCli, SigtermDuringGenerationExitsZeroAfterGrace) {
 TEST_F(ServeCli, StopStringsEndTheReplyAndAGoneClientCancelsItsRequest) {
   ASSERT_FALSE(make_hotkey().empty());
   const int port = start_server({"--host", "127.0.0.1", "--port", "0", "--wallet.path", wallet(),
-                                 "--stats-interval", "0"});
+                                 "--stats-interval", "0", "--v1-access", "open"});
   ASSERT_GT(port, 0) << log();
   // Greedy, the demo model never ends on its own (see above), so "stop" can only come from the
   // stop string, which is not part of the reply.
@@ -410,7 +411,8 @@ TEST_F(ServeCli, SamplingDefaultsApplyToRequestsThatSetNone) {
   // same reply (sampled with fresh seeds, as by default, they would differ), and a request's own
   // temperature still wins.
   const int port = start_server({"--host", "127.0.0.1", "--port", "0", "--wallet.path", wallet(),
-                                 "--stats-interval", "0", "--temperature", "0", "--max-tokens", "24"});
+                                 "--stats-interval", "0", "--temperature", "0", "--max-tokens", "24",
+                                 "--v1-access", "open"});
   ASSERT_GT(port, 0) << log();
   const std::string body = R"('{"messages":[{"role":"user","content":"hello"}]}')";
   HttpResult a = http("-d " + body + " " + url(port, "/v1/chat/completions"));

@@ -21,6 +21,7 @@
 #include "engine/model/random_model.h"
 #include "engine/model/transformer.h"
 #include "engine/model/weights.h"
+#include "engine/serve/logprobs.h"
 #include "tests/test_support.h"
 
 namespace ember {
@@ -70,18 +71,20 @@ void accumulate(Rel& r, const std::vector<float>& ours, int V, element golden_ro
   for (element row : golden_rows.get_array()) accumulate_row(r, ours, i++, V, row, cols);
 }
 
-// Row i of ember's logits as log-probabilities (log-softmax, the sum in double) against the
-// reference's top-20 [id, logprob]: the largest absolute difference goes to r.max_diff.
+// Row i of ember's logits as the engine reports log-probabilities (RowLogprobs, what /v1
+// streams) against the reference's top-20 [id, logprob]: the largest absolute difference of
+// the reference's ids' values, and of the values rank by rank of ember's own top-20 selection,
+// goes to r.max_diff.
 void accumulate_logprobs(Rel& r, const std::vector<float>& ours, size_t i, int V, element top) {
-  const float* row = ours.data() + i * size_t(V);
-  const double m = *std::max_element(row, row + V);
-  double sum = 0;
-  for (int v = 0; v < V; ++v) sum += std::exp(double(row[v]) - m);
-  const double lse = m + std::log(sum);
+  const RowLogprobs lps(std::span<const float>(ours.data() + i * size_t(V), size_t(V)));
+  std::vector<double> ref;
   for (element pair : top.get_array()) {
-    const double got = double(row[int64_t(pair.at(0))]) - lse;
-    r.max_diff = std::max(r.max_diff, std::abs(got - double(pair.at(1))));
+    ref.push_back(double(pair.at(1)));
+    r.max_diff = std::max(r.max_diff, std::abs(double(lps.at(int32_t(int64_t(pair.at(0))))) - ref.back()));
   }
+  const auto mine = lps.top(int(ref.size()));
+  for (size_t k = 0; k < ref.size(); ++k)
+    r.max_diff = std::max(r.max_diff, std::abs(double(mine[k].second) - ref[k]));
 }
 
 class Model {

@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -41,9 +42,11 @@ bool eventually(F f) {
 // cancelled; `honor_deadline` makes it end with kDeadline at the request's deadline.
 class FakeStream : public CompletionStream {
  public:
+  // `tokens`, when given, go one per piece (logprobs were asked for).
   FakeStream(std::vector<std::string> pieces, FinishReason finish, bool hold, bool honor_deadline,
-             std::chrono::steady_clock::time_point deadline)
-      : pieces_(pieces.begin(), pieces.end()),
+             std::chrono::steady_clock::time_point deadline, std::vector<GeneratedToken> tokens = {})
+      : tokens_(tokens.begin(), tokens.end()),
+        pieces_(pieces.begin(), pieces.end()),
         finish_(finish),
         hold_(hold),
         honor_deadline_(honor_deadline),
@@ -72,6 +75,10 @@ class FakeStream : public CompletionStream {
     if (!pieces_.empty()) {
       out.text = pieces_.front();
       pieces_.pop_front();
+      if (!tokens_.empty()) {
+        out.tokens = {tokens_.front()};
+        tokens_.pop_front();
+      }
       ++produced_;
     }
     out.usage.prompt_tokens = 7;
@@ -103,6 +110,7 @@ class FakeStream : public CompletionStream {
  private:
   std::mutex mu_;
   std::condition_variable cv_;
+  std::deque<GeneratedToken> tokens_;
   std::deque<std::string> pieces_;
   FinishReason finish_;
   bool hold_;
@@ -138,11 +146,60 @@ class FakeService : public CompletionService {
     calls++;
     last_ = req;
     if (busy) throw ServiceBusy{"queue full"};
-    auto s = std::make_shared<FakeStream>(pieces, finish, hold, honor_deadline, req.deadline);
+    // As the engine adapter: a prompt that leaves no room for the reply is refused.
+    if (max_model_len_value > 0 &&
+        int64_t(req.prompt_ids.size()) + std::max(req.max_tokens, 1) > max_model_len_value)
+      throw std::invalid_argument("This model's maximum context length is " +
+                                  std::to_string(max_model_len_value) + " tokens");
+    std::vector<GeneratedToken> tokens;
+    if (req.logprobs >= 0)
+      for (size_t i = 0; i < pieces.size(); ++i) tokens.push_back(fake_token(i, req.logprobs));
+    auto s = std::make_shared<FakeStream>(pieces, finish, hold, honor_deadline, req.deadline,
+                                          std::move(tokens));
     streams.push_back(s);
     return std::make_unique<StreamRef>(s);
   }
   std::string model_name() const override { return "fake-model"; }
+  std::vector<std::string> served_model_names() const override {
+    return {"fake-model", "org/fake-model"};
+  }
+
+  // Logprobs: piece i is token 100+i, its string token_strs[i] when set (else the piece's text),
+  // its logprob -(i+1)/4; alternative k is token 1000+k, "alt<k>", logprob -(k+1)/2.
+  std::vector<std::string> token_strs;
+  GeneratedToken fake_token(size_t i, int n) const {
+    GeneratedToken t;
+    t.chosen = {static_cast<int32_t>(100 + i), i < token_strs.size() ? token_strs[i] : pieces[i],
+                -0.25f * static_cast<float>(i + 1)};
+    for (int k = 0; k < n; ++k)
+      t.top.push_back({1000 + k, "alt" + std::to_string(k), -0.5f * static_cast<float>(k + 1)});
+    return t;
+  }
+
+  // A byte tokenizer: byte b is token b+3, BOS is 1 (added when asked), ids above 258 unknown.
+  std::vector<int32_t> tokenize(const std::string& text, bool add_special) const override {
+    std::vector<int32_t> ids;
+    if (add_special) ids.push_back(1);
+    for (unsigned char c : text) ids.push_back(static_cast<int32_t>(c) + 3);
+    return ids;
+  }
+  std::vector<int32_t> tokenize_chat(const std::vector<ChatMessage>& messages) const override {
+    std::string text;
+    for (const auto& m : messages) text += "<" + m.role + ">" + m.content;
+    return tokenize(text + "<assistant>", false);
+  }
+  std::string detokenize(const std::vector<int32_t>& ids) const override {
+    std::string out;
+    for (int32_t id : ids) {
+      if (id < 0 || id > 258) throw std::invalid_argument("token id " + std::to_string(id) + " is out of range [0, 259)");
+      if (id >= 3) out += static_cast<char>(id - 3);
+    }
+    return out;
+  }
+  int max_model_len_value = 0;
+  int max_model_len() const override { return max_model_len_value; }
+  int max_logprobs_value = 20;
+  int max_logprobs() const override { return max_logprobs_value; }
   EngineStats stats() const override {
     EngineStats s;
     s.queue_depth = 3;

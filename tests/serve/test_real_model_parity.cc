@@ -4,6 +4,7 @@
 //  - the prompt: ember's chat template and tokenizer give the ids transformers' gave;
 //  - the prompt's logits at a few positions: ember's top-20 ids are transformers' (up to
 //    near-ties), and every one of transformers' top-20 logits and log-probabilities agrees;
+// Log-probabilities go through the engine's RowLogprobs, as the OpenAI endpoint reports them.
 //  - greedy decoding: ember's ids equal transformers' up to the first step whose top-two margin
 //    in the reference is below 1e-3, and each step's top-20 logits agree as above.
 // Metric per position: max |ember - hf| over the reference's top-20, divided by max |hf logit|
@@ -22,6 +23,7 @@
 #include "engine/model/transformer.h"
 #include "engine/model/weights.h"
 #include "engine/serve/chat_codec.h"
+#include "engine/serve/logprobs.h"
 #include "tests/test_support.h"
 
 namespace ember {
@@ -44,11 +46,8 @@ std::vector<int32_t> ints(element e) {
 struct RowCheck {
   double rel = 0, logprob = 0;  // the worst errors seen
   void check(const float* row, int V, element topk, double ref_lse, const std::string& where) {
-    double lse_max = -INFINITY;
-    for (int i = 0; i < V; ++i) lse_max = std::max(lse_max, double(row[i]));
-    double sum = 0;
-    for (int i = 0; i < V; ++i) sum += std::exp(double(row[i]) - lse_max);
-    const double lse = lse_max + std::log(sum);
+    // The log-probabilities through the engine's own code path (what /v1 streams).
+    const RowLogprobs lps(std::span<const float>(row, size_t(V)));
     double max_ref = 0, max_diff = 0, max_lp = 0;
     std::vector<int32_t> ref_ids;
     for (element pair : topk.get_array()) {
@@ -57,18 +56,15 @@ struct RowCheck {
       ref_ids.push_back(id);
       max_ref = std::max(max_ref, std::abs(ref));
       max_diff = std::max(max_diff, std::abs(got - ref));
-      max_lp = std::max(max_lp, std::abs((got - lse) - (ref - ref_lse)));
+      max_lp = std::max(max_lp, std::abs(double(lps.at(id)) - (ref - ref_lse)));
     }
     const double r = max_diff / max_ref;
     EXPECT_LE(r, kLogitRelTol) << where << ": top-k logits differ (max diff " << max_diff << ")";
     EXPECT_LE(max_lp, kLogprobTol) << where << ": top-k log-probabilities differ";
-    // ember's own top-k holds the reference's, except where two logits are within rounding.
-    std::vector<int32_t> order(static_cast<size_t>(V));
-    for (int i = 0; i < V; ++i) order[size_t(i)] = i;
-    const size_t k = ref_ids.size();
-    std::partial_sort(order.begin(), order.begin() + long(k), order.end(),
-                      [&](int32_t a, int32_t b) { return row[a] > row[b]; });
-    const float kth = row[order[k - 1]];
+    // ember's own top-k (the engine's selection) holds the reference's, except where two
+    // logits are within rounding.
+    const auto top = lps.top(int(ref_ids.size()));
+    const float kth = row[top.back().first];
     for (int32_t id : ref_ids)
       EXPECT_GE(row[id], kth - 1e-3f * std::max(1.f, std::abs(kth)))
           << where << ": reference top-k id " << id << " is not in ember's top-k";

@@ -29,6 +29,15 @@ TEST(StopMatcher, EarliestStopWins) {
   EXPECT_EQ(r.text, "a");
 }
 
+TEST(StopMatcher, IncludeStopKeepsTheMatchedStringAndPrefersTheLongestAtOnePlace) {
+  StopMatcher m({"ab", "abc"}, /*include_stop=*/true);
+  auto o = m.push("xxabcd");
+  EXPECT_TRUE(o.stopped);
+  EXPECT_EQ(o.text, "xxabc");
+  StopMatcher cut({"ab", "abc"});
+  EXPECT_EQ(cut.push("xxabcd").text, "xx");
+}
+
 TEST(Utf8, DetectsIncompleteTails) {
   EXPECT_FALSE(ends_incomplete_utf8("abc"));
   EXPECT_FALSE(ends_incomplete_utf8("\xC3\xA9"));   // é

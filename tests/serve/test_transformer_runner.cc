@@ -3,6 +3,7 @@
 // row with the same reduction order whatever the batch), and copy-on-write keeps n > 1 right.
 #include "engine/serve/transformer_runner.h"
 
+#include <cstring>
 #include <filesystem>
 
 #include <gtest/gtest.h>
@@ -93,6 +94,53 @@ TEST_F(TransformerRunnerTest, TwentySeededRequestsAloneAndTogetherAreIdentical) 
   EXPECT_GT(st.preemptions, 0);
   EXPECT_GT(st.prefix_hit_tokens, 0);
   EXPECT_EQ(st.kv_blocks_in_use, 0);
+}
+
+// What today's validators check: a seeded request's tokens and its top-20 log-probabilities
+// are the same bits whether it runs alone or amid 15 other requests of different lengths.
+TEST_F(TransformerRunnerTest, SeededRequestWithLogprobsIsBitIdenticalAloneAndAmidFifteenOthers) {
+  auto request = [](int i) {
+    ChatRequest q;
+    q.prompt_ids = test::make_prompt(4 + (i * 11) % 29, 70 + i, 256);
+    q.sampling.temperature = 0.7f;
+    q.sampling.top_p = 0.95f;
+    q.sampling.max_tokens = 5 + i % 9;
+    q.sampling.ignore_eos = true;
+    q.sampling.seed = 500 + i;
+    q.sampling.logprobs = 20;
+    return q;
+  };
+  const ChatRequest mine = request(0);
+  Completion alone;
+  {
+    Engine engine(runner(64));
+    alone = engine.submit(mine).wait().completions.at(0);
+  }
+  ASSERT_EQ(alone.logprobs.size(), alone.tokens.size());
+  ASSERT_EQ(alone.logprobs[0].top.size(), 20u);
+  EngineConfig cfg;
+  cfg.max_batched_tokens = 32;
+  auto gate = std::make_shared<test::GatedRunner>(runner(64));
+  Engine engine(gate, cfg);
+  std::vector<RequestHandle> hs;
+  for (int i = 1; i < 8; ++i) hs.push_back(engine.submit(request(i)));
+  RequestHandle h = engine.submit(mine);
+  for (int i = 8; i < 16; ++i) hs.push_back(engine.submit(request(i)));
+  gate->open();
+  const Completion amid = h.wait().completions.at(0);
+  for (auto& o : hs) o.wait();
+  EXPECT_EQ(amid.tokens, alone.tokens);
+  ASSERT_EQ(amid.logprobs.size(), alone.logprobs.size());
+  for (size_t t = 0; t < alone.logprobs.size(); ++t) {
+    const auto &a = alone.logprobs[t], &b = amid.logprobs[t];
+    EXPECT_EQ(std::memcmp(&a.logprob, &b.logprob, sizeof(float)), 0) << "token " << t;
+    ASSERT_EQ(a.top.size(), b.top.size());
+    for (size_t k = 0; k < a.top.size(); ++k) {
+      EXPECT_EQ(a.top[k].first, b.top[k].first) << "token " << t << " rank " << k;
+      EXPECT_EQ(std::memcmp(&a.top[k].second, &b.top[k].second, sizeof(float)), 0)
+          << "token " << t << " rank " << k;
+    }
+  }
 }
 
 TEST_F(TransformerRunnerTest, ForkedCompletionsReadTheCopiedBlock) {

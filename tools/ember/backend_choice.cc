@@ -22,8 +22,9 @@ void add_backend_options(CLI::App* cmd, BackendChoice& c) {
   cmd->add_option("--threads", c.threads, "CPU threads (0: all)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  cmd->add_option("--gpu-memory-fraction", c.gpu_memory_fraction,
-                  "Share of the GPU's memory for weights, activations and the KV cache")
+  cmd->add_option("--gpu-memory-fraction,--gpu-memory-utilization", c.gpu_memory_fraction,
+                  "Share of the GPU's memory for weights, activations and the KV cache (vLLM's "
+                  "--gpu-memory-utilization; no effect on the CPU, where --kv-cache-gb sets the budget)")
       ->check(CLI::Range(0.05, 1.0))
       ->capture_default_str();
   cmd->add_option("--cuda-graphs", c.cuda_graphs,
@@ -34,6 +35,7 @@ void add_backend_options(CLI::App* cmd, BackendChoice& c) {
   cmd->add_option("--kv-cache-dtype", c.kv_cache_dtype,
                   "KV cache element type: auto (the activation dtype: f32 on the CPU), f32, or "
                   "bf16 (half the memory and attention traffic; K and V rounded to bf16)")
+      ->transform(CLI::Transformer({{"bfloat16", "bf16"}, {"float32", "f32"}}, CLI::ignore_case))  // vLLM's spelling
       ->check(CLI::IsMember({"auto", "f32", "bf16"}))
       ->capture_default_str();
   cmd->add_option("--cpu-matmul-inputs", c.cpu_matmul_inputs,

@@ -8,11 +8,14 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "engine/core/error.h"
 #include "engine/model/config.h"
@@ -24,12 +27,14 @@
 #include "net/axon/axon_auth.h"
 #include "net/axon/miner_server.h"
 #include "net/crypto/sr25519.h"
+#include "net/openai/v1_access.h"
 #include "tools/ember/backend_choice.h"
 #include "tools/ember/commands.h"
 #include "tools/ember/demo_model.h"
 #include "tools/ember/engine_completion_service.h"
 #include "tools/ember/model_names.h"
 #include "tools/ember/sampling_options.h"
+#include "tools/ember/served_names.h"
 #include "tools/ember/serve_config.h"
 
 namespace ember::cli {
@@ -42,7 +47,15 @@ namespace fs = std::filesystem;
 constexpr std::chrono::milliseconds kEngineDeadlineMargin{50};
 
 struct ServeArgs {
-  std::string model, model_name, config;
+  std::string model, config;
+  // --served-model-name (vLLM's; --model-name is the old spelling): empty = the defaults.
+  std::vector<std::string> served_names;
+  bool accept_any_model = false;
+  int max_model_len = 0;     // 0: the model's context
+  int max_logprobs = 20;
+  std::string logprobs_mode = "raw_logprobs";
+  int64_t seed = -1;         // -1: a fresh seed per request
+  bool prefix_caching = true;  // accepted for vLLM's flag; always on
   std::string host = "0.0.0.0";
   int port = 8091;
   net::auth::WalletLocation wallet = net::auth::WalletLocation::defaults();
@@ -53,6 +66,9 @@ struct ServeArgs {
   int io_threads = 1, workers = 64, max_connections = 1024, max_batch = 256;
   double kv_cache_gb = 0;
   std::string api_key;
+  // Who may call /v1/* ("" = default_v1_access) and the tasks /availability claims.
+  std::string v1_access;
+  std::vector<std::string> tasks = {"InferenceTask"};
   int max_tokens = 512;
   double grace_s = 5;
   // How long before a caller's timeout a reply must be complete (see --deadline-margin-ms).
@@ -104,6 +120,18 @@ void loud_demo_notice(const std::string& dir) {
   std::fflush(stderr);
 }
 
+std::string v1_access_banner(net::openai::V1Access mode, const std::string& hotkey) {
+  switch (mode) {
+    case net::openai::V1Access::Open: return "open: anyone may call /v1";
+    case net::openai::V1Access::ApiKey: return "api-key: Authorization: Bearer <--api-key>";
+    case net::openai::V1Access::Epistula:
+      return fmt::format("epistula: requests signed for {} by an admitted validator", hotkey);
+    case net::openai::V1Access::Either:
+      return fmt::format("either: Epistula signed for {}, or Authorization: Bearer <--api-key>", hotkey);
+  }
+  return "?";
+}
+
 std::string model_name_of(const std::string& dir) {
   fs::path p = fs::path(dir).lexically_normal();
   if (p.filename().empty()) p = p.parent_path();
@@ -129,9 +157,15 @@ void run_serve(ServeArgs a) {
   const bool demo = a.model.empty();
   // The demo (no --model) must start on a fresh machine with one command, so a missing wallet
   // gets a throwaway hotkey for this run; a real miner always names its wallet's hotkey.
-  const net::auth::Hotkey hk = demo && !fs::exists(a.wallet.hotkey_file())
-                                   ? ephemeral_demo_hotkey(a.wallet)
-                                   : load_wallet_hotkey(a.wallet);
+  const bool throwaway_hotkey = demo && !fs::exists(a.wallet.hotkey_file());
+  const net::auth::Hotkey hk = throwaway_hotkey ? ephemeral_demo_hotkey(a.wallet) : load_wallet_hotkey(a.wallet);
+  // A wallet's hotkey means validators call this miner: /v1 then wants their signatures.
+  net::openai::V1AccessConfig v1;
+  v1.mode = net::openai::default_v1_access(!throwaway_hotkey, !a.api_key.empty());
+  if (!a.v1_access.empty()) v1.mode = *net::openai::parse_v1_access(a.v1_access);  // the flag checked it
+  v1.api_key = a.api_key;
+  v1.my_hotkey = hk.ss58();
+  net::openai::validate(v1);
   std::unique_ptr<net::auth::AccessPolicy> policy;
   if (!a.allow_file.empty() || !a.block_file.empty() || !a.metagraph_file.empty() || a.require_permit ||
       a.min_stake > 0) {
@@ -156,7 +190,9 @@ void run_serve(ServeArgs a) {
   else if (demo) ro.kv.gib = 0.25;  // the demo needs little; half the free memory would be absurd
   // No point caching more than every sequence of a full batch at the model's context length.
   const int max_ctx = load_model_config(model_dir).max_position_embeddings;
-  ro.max_useful_tokens = int64_t(a.max_batch) * (max_ctx > 0 ? std::min(max_ctx, 32768) : 32768);
+  int useful_ctx = max_ctx > 0 ? std::min(max_ctx, 32768) : 32768;
+  if (a.max_model_len > 0) useful_ctx = std::min(useful_ctx, a.max_model_len);
+  ro.max_useful_tokens = int64_t(a.max_batch) * useful_ctx;
   // The margin is split: the engine keeps a small part to end a request and hand its last
   // tokens out (it also allows one estimated step on top), the axon the rest, which it takes
   // off the caller's timeout (at most a quarter of that timeout) to set the request's deadline.
@@ -171,7 +207,15 @@ void run_serve(ServeArgs a) {
   Engine engine(runner, ec, codec);
 
   CompletionServiceOptions so;
-  so.model_name = !a.model_name.empty() ? a.model_name : demo ? "ember-demo" : model_name_of(model_dir);
+  so.served_model_names = !a.served_names.empty() ? a.served_names
+                          : demo                  ? std::vector<std::string>{"ember-demo"}
+                                                  : default_served_names(model_dir, model_name_of(model_dir));
+  so.model_name = so.served_model_names.front();
+  so.max_model_len = a.max_model_len;
+  so.max_logprobs = a.max_logprobs;
+  so.logprobs_mode = a.logprobs_mode == "processed_logprobs" ? SamplingParams::LogprobsMode::Processed
+                                                              : SamplingParams::LogprobsMode::Raw;
+  if (a.seed >= 0) a.sampling.seed = static_cast<uint64_t>(a.seed);
   so.default_max_tokens = a.max_tokens;
   so.defaults = a.sampling;
   try {
@@ -193,8 +237,13 @@ void run_serve(ServeArgs a) {
   o.axon.sign = net::axon::make_signer(hk.keypair);
   o.axon.default_max_tokens = a.max_tokens;
   o.axon.deadline_margin_s = std::chrono::duration<double>(margin - engine_margin).count();
-  o.openai.api_key = a.api_key;
+  v1.policy = policy.get();  // the axon's: one metagraph, one allow list, one SIGHUP
+  o.openai.authorize = net::openai::make_v1_authorizer(v1);
   o.openai.default_max_tokens = a.max_tokens;
+  o.openai.accept_any_model = a.accept_any_model;
+  // X-Client-Timeout is the /v1 caller's timeout, as the synapse's is the axon's: same margin.
+  o.openai.deadline_margin_s = o.axon.deadline_margin_s;
+  o.tasks = a.tasks;
   net::MinerServer server(o, svc);
   server.start();
 
@@ -204,16 +253,17 @@ void run_serve(ServeArgs a) {
                "  hotkey     %s\n"
                "  kv cache   %d blocks x %d tokens\n"
                "  access     %s\n"
-               "  openai key %s\n"
+               "  /v1 access %s\n"
                "  deadline   replies end %d ms before the caller's timeout (axon %lld ms, engine %lld ms "
                "+ one step)\n",
                model_dir.c_str(), demo ? " (DEMO: random weights, gibberish)" : "", hk.ss58().c_str(), kv_blocks,
                block_size, policy ? "allow/block lists or metagraph (SIGHUP reloads)" : "any signed caller",
-               a.api_key.empty() ? "none (open)" : "required", a.deadline_margin_ms,
+               v1_access_banner(v1.mode, hk.ss58()).c_str(), a.deadline_margin_ms,
                static_cast<long long>((margin - engine_margin).count()), static_cast<long long>(engine_margin.count()));
   log("listening on http://{}:{} (axon /Prompting /StreamPromptingSynapse, /v1/chat/completions, "
-      "/v1/models, /health, /metrics)",
-      a.host, server.port());
+      "/v1/completions, /v1/models, /tokenize, /detokenize, /version, /availability, /health, /metrics); "
+      "model names: {}",
+      a.host, server.port(), fmt::join(so.served_model_names, ", "));
 
   for (;;) {
     timespec wait{a.stats_interval_s > 0 ? a.stats_interval_s : 3600, 0};
@@ -252,7 +302,27 @@ void add_serve_command(CLI::App& app) {
   auto a = std::make_shared<ServeArgs>();
   auto* cmd = app.add_subcommand("serve", "Run the miner: axon + OpenAI-compatible API on one port");
   cmd->add_option("--model", a->model, "Model folder, or the name of one tools/fetch-models.sh fetched (default: a built-in random demo model)");
-  cmd->add_option("--model-name", a->model_name, "Name shown by /v1/models (default: the folder's name)");
+  cmd->add_option("--served-model-name,--model-name", a->served_names,
+                  "Names a request's `model` may use, the first shown first by /v1/models (default: the "
+                  "folder's name and the Hugging Face id its config.json records as _name_or_path)");
+  cmd->add_flag("--accept-any-model", a->accept_any_model,
+                "Answer a /v1 request whatever `model` it names (default: 404 for a name not served, as vLLM)");
+  cmd->add_option("--max-model-len", a->max_model_len,
+                  "Prompt + completion tokens of one request; longer prompts or max_tokens get a 400 (default: "
+                  "the model's context length)")
+      ->check(CLI::Range(1, 1 << 24));
+  cmd->add_option("--max-logprobs", a->max_logprobs, "Most top_logprobs (chat) or logprobs (completions) a request may ask for")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1024));
+  cmd->add_option("--logprobs-mode", a->logprobs_mode,
+                  "raw_logprobs: log-softmax of the model's logits; processed_logprobs: after the request's "
+                  "logit_bias, penalties and temperature (vLLM's names)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"raw_logprobs", "processed_logprobs"}));
+  cmd->add_option("--seed", a->seed, "Seed for requests that give none (default: a fresh one per request)")
+      ->check(CLI::Range(int64_t(0), std::numeric_limits<int64_t>::max()));
+  cmd->add_flag("--enable-prefix-caching", a->prefix_caching,
+                "Accepted for vLLM's flag: ember's prefix cache is always on");
   cmd->add_option("--config", a->config, "TOML file; keys are the flag names (flags win)");
   cmd->add_option("--host", a->host, "Address to listen on")->capture_default_str();
   cmd->add_option("--port", a->port, "Port (0: any free port, printed at startup)")
@@ -279,10 +349,19 @@ void add_serve_command(CLI::App& app) {
       ->check(CLI::Range(1, 1000000));
   cmd->add_option("--kv-cache-gb", a->kv_cache_gb,
                   "KV cache budget in GiB (default: half the free memory; 0.25 for the demo)");
-  cmd->add_option("--max-batch", a->max_batch, "Sequences in one engine step")
+  cmd->add_option("--max-batch,--max-num-seqs", a->max_batch, "Sequences in one engine step")
       ->capture_default_str()
       ->check(CLI::Range(1, 65536));
-  cmd->add_option("--api-key", a->api_key, "Bearer key required by /v1/* (default: none)");
+  cmd->add_option("--api-key", a->api_key, "Bearer key for /v1/* (see --v1-access; default: none)");
+  cmd->add_option("--v1-access", a->v1_access,
+                  "Who may call /v1/*: epistula (validators' signed requests), api-key (Bearer --api-key), "
+                  "either, or open. Default with a wallet: epistula, or either when --api-key is given; "
+                  "without one (the demo's throwaway hotkey): open, or api-key")
+      ->check(CLI::IsMember({"epistula", "api-key", "either", "open"}));
+  cmd->add_option("--tasks", a->tasks,
+                  "Task classes POST /availability claims, comma-separated (\"*\": every task asked about)")
+      ->delimiter(',')
+      ->capture_default_str();
   // Sampling defaults for every request (validators send none): what makes this miner's
   // replies its own. A request's temperature, top_p, seed and stop still win.
   add_sampling_options(cmd, a->sampling);

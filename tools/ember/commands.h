@@ -6,6 +6,7 @@ namespace ember::cli {
 
 void add_bench_command(CLI::App& app);
 void add_chat_command(CLI::App& app);
+void add_embed_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
 void add_key_command(CLI::App& app);

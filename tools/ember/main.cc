@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "ember 0.1.0");
   ember::cli::add_bench_command(app);
   ember::cli::add_chat_command(app);
+  ember::cli::add_embed_command(app);
   ember::cli::add_generate_command(app);
   ember::cli::add_inspect_command(app);
   ember::cli::add_key_command(app);

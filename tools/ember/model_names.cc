@@ -14,7 +14,8 @@ namespace fs = std::filesystem;
 namespace {
 
 // The names tools/fetch-models.sh knows, for the error that tells how to get one.
-constexpr const char* kFetchable = "qwen2.5-0.5b, qwen2.5-1.5b, gemma3-270m";
+constexpr const char* kFetchable =
+    "qwen2.5-0.5b, qwen2.5-1.5b, gemma3-270m, all-minilm-l6-v2, all-mpnet-base-v2";
 
 std::vector<std::string> fetched_names() {
   std::vector<std::string> names;

@@ -1,0 +1,71 @@
+#pragma once
+// Choosing one reply among best-of-n candidates for the 2023-24 synapse validators, which scale
+// a reply's reward by its embedding distance to the nearest other miner's reply. Other miners'
+// replies to a prompt cluster around a consensus; the candidates' centroid estimates it, so the
+// candidate farthest from that centroid is the one least likely to collide, provided it is still
+// a good answer (the quality floor).
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "net/completion_service.h"
+
+namespace ember::net::unique {
+
+// Texts -> one L2-normalised embedding each (a sentence encoder, or a fake in tests).
+using Embedder = std::function<std::vector<std::vector<float>>(const std::vector<std::string>&)>;
+
+struct Candidate {
+  std::string text;
+  std::string style;        // the style's name ("" for none)
+  std::string source;       // "local" or "upstream"
+  FinishReason finish = FinishReason::kNone;
+  int64_t tokens = 0;
+  // Sum and count of the generated tokens' log-probabilities under the model (local only).
+  double logprob_sum = 0;
+  int64_t logprob_count = 0;
+  std::string error;        // why it failed (kError)
+
+  bool finished() const { return finish == FinishReason::kStop; }
+  bool has_logprobs() const { return logprob_count > 0; }
+  double mean_logprob() const { return logprob_count ? logprob_sum / double(logprob_count) : 0; }
+};
+
+struct QualityFloor {
+  // Mean token log-probability (raw, under the model) below this is rambling or gibberish.
+  double min_mean_logprob = -2.0;
+  bool reject_cut_short = true;  // finish by length or deadline: the answer is incomplete
+};
+
+// A degenerate loop: the text ends in one block of words (or characters, for text without
+// spaces) repeated three times or more, or its word 4-grams are mostly repeats.
+bool has_repetition_loop(std::string_view text);
+
+// "" when the candidate passes; else a short reason ("cut short", "repetition loop",
+// "mean logprob -2.7 < -2.0", "empty", "error: ...").
+std::string quality_failure(const Candidate& c, const QualityFloor& floor);
+
+// 1 - cosine: of a to b (both unit length or zero).
+double cosine_distance(const std::vector<float>& a, const std::vector<float>& b);
+
+struct Selection {
+  int chosen = -1;                        // index into the candidates; -1 when none has text
+  std::vector<std::string> failures;      // quality_failure of each candidate
+  std::vector<double> centroid_distance;  // 1 - cos(candidate, centroid); empty without embeddings
+  std::string why;                        // "farthest from centroid", "only passing", "fallback: ..."
+};
+
+// --select unique: among candidates that pass the floor, the one farthest from the centroid of
+// all candidates with text (`embeddings[i]` belongs to candidates[i]; may be empty for none).
+// When none passes: the best fallback (fallback_choice).
+Selection select_unique(const std::vector<Candidate>& candidates,
+                        const std::vector<std::vector<float>>& embeddings, const QualityFloor& floor);
+
+// When no candidate passes the floor: a finished one (stop) with the highest mean logprob; else
+// the one with the most tokens (a cut-short answer still scores, an empty one does not); -1 when
+// none has text.
+int fallback_choice(const std::vector<Candidate>& candidates);
+
+}  // namespace ember::net::unique
