@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "engine/core/error.h"
+#include "engine/dist/communicator.h"
 #include "kernels/cuda_check.h"
 #include "kernels/device_pool.h"
 #include "kernels/gemm_lt.h"
@@ -239,17 +240,23 @@ class CudaBackendImpl final : public CudaBackend {
 
   // Ops ---------------------------------------------------------------------------------------
   void embed(const Tensor& table, const StepTensors& step, Tensor& out) override {
+    embed_shard(table, step, 0, table.shape.empty() ? 0 : table.shape[0], out);
+  }
+
+  void embed_shard(const Tensor& table, const StepTensors& step, int64_t first_id, int64_t vocab,
+                   Tensor& out) override {
     expect(table.shape.size() == 2 && is_float(table.dtype), "embed",
            "table must be a 2-D float tensor, got " + shape_str(table.shape));
     expect_act(out, "embed", "out");
     expect(out.rows() == step.num_tokens && out.cols() == table.cols(), "embed",
            "out " + shape_str(out.shape) + " for " + std::to_string(step.num_tokens) +
                " tokens of width " + std::to_string(table.cols()));
-    const int64_t vocab = table.shape[0];
+    expect(first_id >= 0 && first_id + table.shape[0] <= vocab, "embed",
+           "table rows outside the vocab of " + std::to_string(vocab));
     for (int32_t t : step.host->tokens)
       if (t < 0 || t >= vocab) fail("cuda backend: embed: token id {} outside vocab of {}", t, vocab);
-    cuda::embed(table.data, int(table.dtype), int(table.cols()), step.tokens.as<int32_t>(),
-                step.num_tokens, out.data, int(act_), stream_);
+    cuda::embed(table.data, int(table.dtype), int(table.cols()), first_id, table.shape[0],
+                step.tokens.as<int32_t>(), step.num_tokens, out.data, int(act_), stream_);
   }
 
   void rmsnorm(const Tensor& x, const Tensor& w, float eps, Tensor& out) override {
@@ -395,7 +402,10 @@ class CudaBackendImpl final : public CudaBackend {
     cuda::softcap(x.as<float>(), x.numel(), cap, stream_);
   }
 
-  void all_reduce(Tensor&) override {}  // TP=1
+  // Through the rank's communicator (NCCL on this backend's stream); identity at TP=1.
+  void all_reduce(Tensor& x) override {
+    if (comm_) comm_->all_reduce_sum(x.data, x.dtype, size_t(x.numel()));
+  }
 
   void gather_rows(const Tensor& x, const StepTensors& step, Tensor& out) override {
     const int rows = int(step.host->logit_rows.size());

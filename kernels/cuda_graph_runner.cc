@@ -238,7 +238,7 @@ struct CudaGraphRunner::Impl {
       fail("cuda graphs: a decode step needs one token, position and slot per sequence "
            "({} sequences, {} tokens, {} positions, {} slots)",
            n, step.num_tokens(), step.positions.size(), step.slot_mapping.size());
-    const int64_t vocab = model.config().vocab_size, bs = kv.spec.block_size;
+    const int64_t vocab = model.input_vocab(), bs = kv.spec.block_size;
     const int64_t blocks = kv.spec.num_blocks;
     for (int i = 0; i < n; ++i) {
       const SeqStep& s = step.seqs[size_t(i)];

@@ -8,11 +8,16 @@ namespace {
 
 template <typename T>
 __global__ void embed_kernel(const void* __restrict__ table, int table_dtype, int hidden,
-                             const int32_t* __restrict__ tokens, T* __restrict__ out) {
+                             const int32_t* __restrict__ tokens, int64_t first_id,
+                             int64_t table_rows, T* __restrict__ out) {
   const int t = blockIdx.x;
-  const int64_t row = int64_t(tokens[t]) * hidden;
+  const int64_t r = int64_t(tokens[t]) - first_id;
+  // A tensor-parallel rank holds a slice of the vocabulary: other ids embed as zero.
+  const bool mine = r >= 0 && r < table_rows;
+  const int64_t row = r * hidden;
   for (int i = threadIdx.x; i < hidden; i += blockDim.x)
-    out[int64_t(t) * hidden + i] = from_f<T>(load_any(table, table_dtype, row + i));
+    out[int64_t(t) * hidden + i] = mine ? from_f<T>(load_any(table, table_dtype, row + i))
+                                        : from_f<T>(0.f);
 }
 
 __global__ void gather_rows_kernel(const uint8_t* __restrict__ x, size_t row_bytes,
@@ -44,16 +49,16 @@ __global__ void convert_kernel(const void* __restrict__ src, int src_dtype, void
 
 }  // namespace
 
-void embed(const void* table, int table_dtype, int hidden, const int32_t* tokens, int num_tokens,
-           void* out, int act, cudaStream_t s) {
+void embed(const void* table, int table_dtype, int hidden, int64_t first_id, int64_t table_rows,
+           const int32_t* tokens, int num_tokens, void* out, int act, cudaStream_t s) {
   if (num_tokens == 0) return;
   const int threads = hidden >= 256 ? 256 : 128;
   if (act == kBF16)
-    embed_kernel<<<num_tokens, threads, 0, s>>>(table, table_dtype, hidden, tokens,
-                                                static_cast<__nv_bfloat16*>(out));
+    embed_kernel<<<num_tokens, threads, 0, s>>>(table, table_dtype, hidden, tokens, first_id,
+                                                table_rows, static_cast<__nv_bfloat16*>(out));
   else
-    embed_kernel<<<num_tokens, threads, 0, s>>>(table, table_dtype, hidden, tokens,
-                                                static_cast<float*>(out));
+    embed_kernel<<<num_tokens, threads, 0, s>>>(table, table_dtype, hidden, tokens, first_id,
+                                                table_rows, static_cast<float*>(out));
   EMBER_CUDA_CHECK_LAUNCH();
 }
 

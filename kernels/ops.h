@@ -15,9 +15,10 @@ namespace ember::cuda {
 enum DTypeCode : int { kF32 = 0, kF16 = 1, kBF16 = 2 };
 
 // embed_gather.cu ---------------------------------------------------------------------------
-// out[t, :] = table[tokens[t], :] converted to `act`.
-void embed(const void* table, int table_dtype, int hidden, const int32_t* tokens, int num_tokens,
-           void* out, int act, cudaStream_t s);
+// out[t, :] = table[tokens[t] - first_id, :] converted to `act`, zero where that row is outside
+// [0, table_rows) (a tensor-parallel rank's slice of the vocabulary).
+void embed(const void* table, int table_dtype, int hidden, int64_t first_id, int64_t table_rows,
+           const int32_t* tokens, int num_tokens, void* out, int act, cudaStream_t s);
 // out[i, :] = x[rows[i], :] (bytes copied as they are).
 void gather_rows(const void* x, size_t row_bytes, const int32_t* rows, int num_rows, void* out,
                  cudaStream_t s);

@@ -10,6 +10,7 @@
 #include "engine/core/error.h"
 #include "engine/core/host_memory.h"
 #include "engine/cpu/cpu_kernels.h"
+#include "engine/dist/communicator.h"
 
 namespace ember {
 namespace {
@@ -175,7 +176,11 @@ class CpuBackend final : public Backend {
   }
 
   void embed(const Tensor& table, const StepTensors& step, Tensor& out) override {
-    cpu::embed(ctx_, table, step, out);
+    cpu::embed(ctx_, table, step, 0, table.shape.empty() ? 0 : table.shape[0], out);
+  }
+  void embed_shard(const Tensor& table, const StepTensors& step, int64_t first_id, int64_t vocab,
+                   Tensor& out) override {
+    cpu::embed(ctx_, table, step, first_id, vocab, out);
   }
   void rmsnorm(const Tensor& x, const Tensor& w, float eps, Tensor& out) override {
     cpu::rmsnorm(ctx_, x, w, eps, out);
@@ -208,7 +213,9 @@ class CpuBackend final : public Backend {
   }
   void scale(Tensor& x, float s) override { cpu::scale(ctx_, x, s); }
   void softcap(Tensor& x, float cap) override { cpu::softcap(ctx_, x, cap); }
-  void all_reduce(Tensor&) override {}
+  void all_reduce(Tensor& x) override {
+    if (comm_) comm_->all_reduce_sum(x.data, x.dtype, size_t(x.numel()));
+  }
   void gather_rows(const Tensor& x, const StepTensors& step, Tensor& out) override {
     cpu::gather_rows(ctx_, x, step, out);
   }

@@ -48,17 +48,26 @@ void to_f32(const Tensor& t, int64_t offset, int64_t n, float* dst) {
   }
 }
 
-void embed(const Ctx& c, const Tensor& table, const StepTensors& step, Tensor& out) {
+void embed(const Ctx& c, const Tensor& table, const StepTensors& step, int64_t first_id,
+           int64_t vocab, Tensor& out) {
   if (table.shape.size() != 2) fail("cpu embed: table must be 2-D");
   const int64_t V = table.shape[0], H = table.shape[1], T = step.num_tokens;
   if (out.dtype != DType::F32 || out.rows() != T || out.cols() != H)
     fail("cpu embed: out must be F32 [{}, {}]", T, H);
+  if (first_id < 0 || first_id + V > vocab)
+    fail("cpu embed: rows [{}, {}) of a vocab of {}", first_id, first_id + V, vocab);
   const int32_t* tok = step.tokens.as<int32_t>();
   for (int64_t t = 0; t < T; ++t)
-    if (tok[t] < 0 || tok[t] >= V) fail("embed: token id {} out of range [0, {})", tok[t], V);
+    if (tok[t] < 0 || tok[t] >= vocab) fail("embed: token id {} out of range [0, {})", tok[t], vocab);
   float* op = out.as<float>();
   parallel_ranges(c, T, 8, [&](int64_t b, int64_t e) {
-    for (int64_t t = b; t < e; ++t) to_f32(table, int64_t(tok[t]) * H, H, op + t * H);
+    for (int64_t t = b; t < e; ++t) {
+      const int64_t row = int64_t(tok[t]) - first_id;
+      if (row >= 0 && row < V)
+        to_f32(table, row * H, H, op + t * H);
+      else
+        std::fill(op + t * H, op + (t + 1) * H, 0.f);
+    }
   });
 }
 

@@ -41,7 +41,9 @@ void rope_and_store_kv(const Ctx& c, Tensor& qkv, const Tensor& inv_freq, const 
                        const AttnShape& a, KvCache& kv, int layer);
 void paged_attention(const Ctx& c, const Tensor& qkv, const KvCache& kv, int layer,
                      const StepTensors& step, const AttnShape& a, Tensor& out);
-void embed(const Ctx& c, const Tensor& table, const StepTensors& step, Tensor& out);
+// first_id, vocab: Backend::embed_shard's (0 and the table's rows for the whole embedding).
+void embed(const Ctx& c, const Tensor& table, const StepTensors& step, int64_t first_id,
+           int64_t vocab, Tensor& out);
 void silu_mul(const Ctx& c, const Tensor& gate_up, Tensor& out);
 void gelu_tanh_mul(const Ctx& c, const Tensor& gate_up, Tensor& out);
 void scale(const Ctx& c, Tensor& x, float s);

@@ -18,6 +18,8 @@
 
 namespace ember {
 
+class Communicator;  // engine/dist/communicator.h
+
 struct AttnShape {
   int n_heads = 0, n_kv_heads = 0, head_dim = 0;
   float scale = 1.f;       // softmax scale, 1/sqrt(head_dim) unless the model says otherwise
@@ -44,6 +46,12 @@ class Backend {
 
   // out[t] = table[tokens[t]]
   virtual void embed(const Tensor& table, const StepTensors& step, Tensor& out) = 0;
+  // A tensor-parallel rank's share of the embedding: `table` holds the rows of ids
+  // [first_id, first_id + rows); out[t] = table[tokens[t] - first_id] for the tokens in it and
+  // zero for the others (the all_reduce that follows adds the rank that holds them). Ids
+  // outside [0, vocab) fail.
+  virtual void embed_shard(const Tensor& table, const StepTensors& step, int64_t first_id,
+                           int64_t vocab, Tensor& out) = 0;
   // out = x / rms(x) * w, per row
   virtual void rmsnorm(const Tensor& x, const Tensor& w, float eps, Tensor& out) = 0;
   // residual += x; out = rmsnorm(residual) * w
@@ -82,8 +90,12 @@ class Backend {
   virtual void scale(Tensor& x, float s) = 0;
   // x = cap * tanh(x / cap) in place, on F32 logits (Gemma 2's final soft-capping)
   virtual void softcap(Tensor& x, float cap) = 0;
-  // Sum over tensor-parallel ranks (identity at TP=1).
+  // Sum over tensor-parallel ranks through the communicator (identity without one: TP=1).
   virtual void all_reduce(Tensor& x) = 0;
+  // The rank's communicator (not owned; it outlives the backend's use of it), set by the
+  // tensor-parallel runner before the first step.
+  void set_communicator(Communicator* c) { comm_ = c; }
+  Communicator* communicator() const { return comm_; }
   // out[i] = x[logit_rows[i]]
   virtual void gather_rows(const Tensor& x, const StepTensors& step, Tensor& out) = 0;
   // Copy-on-write of shared KV blocks (n > 1 completions): for each (src, dst) pair, block dst
@@ -109,6 +121,9 @@ class Backend {
   // position bias).
   virtual void encoder_attention(const Tensor& qkv, const StepTensors& step, const AttnShape& a,
                                  const Tensor* rel_bias, Tensor& out);
+
+ protected:
+  Communicator* comm_ = nullptr;
 };
 
 // Throws ember::Error naming the first (src, dst) block id outside [0, kv.spec.num_blocks).

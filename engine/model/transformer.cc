@@ -48,8 +48,10 @@ StepInput logit_row_step(const StepInput& in) {
 
 }  // namespace
 
-Transformer::Transformer(const ModelConfig& cfg, Backend& backend, ModelWeights weights)
-    : cfg_(cfg), backend_(backend), w_(std::move(weights)),
+Transformer::Transformer(const ModelConfig& cfg, Backend& backend, ModelWeights weights,
+                         const ShardPlan& plan)
+    : cfg_(plan.local(cfg)), plan_(plan), input_vocab_(cfg.vocab_size),
+      vocab_begin_(plan.vocab_begin(cfg.vocab_size)), backend_(backend), w_(std::move(weights)),
       scratch_(std::make_shared<TransformerScratch>()) {
   if (int(w_.layers.size()) != cfg_.num_layers)
     fail("transformer: {} layers of weights for a config of {}", w_.layers.size(),
@@ -133,7 +135,12 @@ Tensor Transformer::forward_device(const StepTensors& st, KvCache& kv) {
   const float eps = float(cfg_.rms_norm_eps);
   Backend& be = backend_;
 
-  be.embed(w_.embed, st, resid);
+  if (plan_.world == 1) {
+    be.embed(w_.embed, st, resid);
+  } else {  // each rank embeds the ids of its vocabulary slice; the sum adds the others' rows
+    be.embed_shard(w_.embed, st, vocab_begin_, input_vocab_, resid);
+    be.all_reduce(resid);
+  }
   // transformers multiplies by sqrt(hidden_size) rounded to the activation dtype (fp32 here).
   if (cfg_.scale_embedding) be.scale(resid, float(std::sqrt(double(cfg_.hidden_size))));
   // What the next norm adds to the residual first: the last output projection, or its norm.

@@ -12,9 +12,17 @@ namespace ember {
 
 class Transformer {
  public:
-  Transformer(const ModelConfig& cfg, Backend& backend, ModelWeights weights);
+  // `plan`: the tensor-parallel rank these weights are the shard of (load_weights with the same
+  // plan); the backend then needs a communicator for its all_reduce.
+  Transformer(const ModelConfig& cfg, Backend& backend, ModelWeights weights,
+              const ShardPlan& plan = {});
 
+  // The rank's shapes (ShardPlan::local): its heads, its MLP share and its vocabulary slice,
+  // the width of the logits it returns. The whole model's config at TP=1.
   const ModelConfig& config() const { return cfg_; }
+  const ShardPlan& shard() const { return plan_; }
+  // Token ids the model embeds: the whole vocabulary, whatever the rank's slice.
+  int input_vocab() const { return input_vocab_; }
   Backend& backend() { return backend_; }
   // dtype: the cache's element type; empty: the backend's activation dtype.
   KvCacheSpec kv_spec(int num_blocks, int block_size, std::optional<DType> dtype = {}) const;
@@ -38,6 +46,9 @@ class Transformer {
 
  private:
   ModelConfig cfg_;
+  ShardPlan plan_;
+  int input_vocab_ = 0;
+  int64_t vocab_begin_ = 0;  // the first id of the rank's vocabulary slice
   Backend& backend_;
   ModelWeights w_;
   // Activation buffers reused across steps, grown to the largest step seen.

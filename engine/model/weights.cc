@@ -128,8 +128,8 @@ class Loader {
  public:
   Loader(const ModelConfig& c, const WeightFiles& f, Backend& be, const ShardPlan& plan)
       : c_(c), f_(f), be_(be), plan_(plan) {
-    if (plan.world < 1 || plan.rank < 0 || plan.rank >= plan.world)
-      fail("shard plan: rank {} of world {} is invalid", plan.rank, plan.world);
+    plan.check(c);
+    local_ = plan.local(c);
   }
 
   // A matmul weight as the backend reads it fastest (Backend::prepare_matmul_weight), prepared
@@ -175,6 +175,23 @@ class Loader {
     return {};
   }
 
+  // Rows [vocab_begin, vocab_end) of the embedding or lm_head: the rank's slice of the
+  // vocabulary (all of it at TP=1).
+  Tensor vocab_slice(const std::string& name) {
+    const TensorView& t = f_.get(name);
+    const int64_t b = plan_.vocab_begin(c_.vocab_size), e = plan_.vocab_end(c_.vocab_size);
+    return upload_rows(be_, {{&t, b, e - b}});
+  }
+
+  // The rank's rows of q, k and v (weights or biases; each piece the whole of its part): its
+  // query heads, and its KV heads, which are a copy of a shared one when there are fewer KV
+  // heads than ranks.
+  std::vector<Piece> qkv_rows(Piece q, Piece k, Piece v) const {
+    const int64_t D = c_.head_dim, Qr = local_.q_dim(), KVr = local_.kv_dim();
+    const int64_t k0 = int64_t(plan_.first_kv_head(c_)) * D;
+    return {{q.t, q.row0 + plan_.rank * Qr, Qr}, {k.t, k.row0 + k0, KVr}, {v.t, v.row0 + k0, KVr}};
+  }
+
   // A Column-split weight made of `parts` (q, k, v or gate, up): each rank takes its share of
   // every part, in units of `unit` rows (a head), and the shares are concatenated.
   Tensor column(const std::string& canonical, std::vector<Piece> parts, int64_t unit) {
@@ -204,7 +221,7 @@ class Loader {
   ModelWeights load() {
     ModelWeights w;
     const int64_t Q = c_.q_dim(), KV = c_.kv_dim(), I = c_.intermediate_size, D = c_.head_dim;
-    w.embed = whole("embed", "model.embed_tokens.weight");
+    w.embed = vocab_slice("model.embed_tokens.weight");
     for (int i = 0; i < c_.num_layers; ++i) {
       const std::string p = layer_prefix(i);
       const std::string cn = fmt::format("layers.{}.", i);
@@ -212,7 +229,7 @@ class Loader {
       l.attn_norm = norm(p + "input_layernorm.weight");
       if (c_.arch == Arch::Phi3) {
         const TensorView& qkv = f_.get(p + "self_attn.qkv_proj.weight");
-        l.qkv = prepared(column(cn + "qkv", {{&qkv, 0, Q}, {&qkv, Q, KV}, {&qkv, Q + KV, KV}}, D),
+        l.qkv = prepared(upload_rows(be_, qkv_rows({&qkv, 0, Q}, {&qkv, Q, KV}, {&qkv, Q + KV, KV})),
                          {&qkv});
         const TensorView& gu = f_.get(p + "mlp.gate_up_proj.weight");
         l.gate_up = prepared(column(cn + "gate_up", {{&gu, 0, I}, {&gu, I, I}}, 1), {&gu});
@@ -223,12 +240,11 @@ class Loader {
         };
         const Piece q = part("self_attn.q_proj.weight"), k = part("self_attn.k_proj.weight"),
                     v = part("self_attn.v_proj.weight");
-        l.qkv = prepared(column(cn + "qkv", {q, k, v}, D), {q.t, k.t, v.t});
+        l.qkv = prepared(upload_rows(be_, qkv_rows(q, k, v)), {q.t, k.t, v.t});
         if (c_.qkv_bias)
-          l.qkv_bias = column(cn + "qkv_bias",
-                              {part("self_attn.q_proj.bias"), part("self_attn.k_proj.bias"),
-                               part("self_attn.v_proj.bias")},
-                              D);
+          l.qkv_bias = upload_rows(be_, qkv_rows(part("self_attn.q_proj.bias"),
+                                                 part("self_attn.k_proj.bias"),
+                                                 part("self_attn.v_proj.bias")));
         const Piece gate = part("mlp.gate_proj.weight"), up = part("mlp.up_proj.weight");
         l.gate_up = prepared(column(cn + "gate_up", {gate, up}, 1), {gate.t, up.t});
       }
@@ -255,7 +271,7 @@ class Loader {
     // A tied lm_head gets its own prepared copy; the embedding stays row-major for its gather.
     const TensorView& head = f_.get(c_.tie_word_embeddings ? "model.embed_tokens.weight"
                                                            : "lm_head.weight");
-    w.lm_head = prepared(c_.tie_word_embeddings ? w.embed : whole("lm_head", head.name), {&head});
+    w.lm_head = prepared(c_.tie_word_embeddings ? w.embed : vocab_slice(head.name), {&head});
     upload_rope(c_, be_, w);
     return w;
   }
@@ -265,6 +281,7 @@ class Loader {
   const WeightFiles& f_;
   Backend& be_;
   const ShardPlan& plan_;
+  ModelConfig local_;  // the rank's shapes
 };
 
 }  // namespace
@@ -289,8 +306,66 @@ Split ShardPlan::split_for(const std::string& canonical_name) const {
   const std::string leaf = dot == std::string::npos ? canonical_name : canonical_name.substr(dot + 1);
   if (leaf == "qkv" || leaf == "qkv_bias" || leaf == "gate_up") return Split::Column;
   if (leaf == "o_proj" || leaf == "down") return Split::Row;
-  // The embedding, lm_head and the norms are replicated (a vocab-parallel lm_head may come later).
-  return Split::Replicated;
+  if (leaf == "embed" || leaf == "lm_head") return Split::Column;  // by vocabulary rows
+  return Split::Replicated;  // the norms
+}
+
+void ShardPlan::check(const ModelConfig& c) const {
+  if (world < 1) fail("--tensor-parallel-size {} must be at least 1", world);
+  if (rank < 0 || rank >= world) fail("shard plan: rank {} of world {} is invalid", rank, world);
+  if (world == 1) return;
+  if (c.num_heads % world)
+    fail("--tensor-parallel-size {} does not divide {} query heads", world, c.num_heads);
+  if (c.num_kv_heads >= world && c.num_kv_heads % world)
+    fail("--tensor-parallel-size {} does not divide {} KV heads", world, c.num_kv_heads);
+  // Fewer KV heads than ranks: each KV head is copied to world / num_kv_heads ranks, whose
+  // query heads are then exactly the ones that share it.
+  if (c.num_kv_heads < world && world % c.num_kv_heads)
+    fail("--tensor-parallel-size {} is not a multiple of {} KV heads (with fewer KV heads than "
+         "ranks, each KV head is copied to the same number of ranks)",
+         world, c.num_kv_heads);
+  if (c.intermediate_size % world)
+    fail("--tensor-parallel-size {} does not divide the MLP's intermediate size {}", world,
+         c.intermediate_size);
+  if (c.vocab_size < world)
+    fail("--tensor-parallel-size {} exceeds the vocabulary of {}", world, c.vocab_size);
+}
+
+ModelConfig ShardPlan::local(const ModelConfig& c) const {
+  check(c);
+  ModelConfig l = c;
+  l.num_heads = c.num_heads / world;
+  l.num_kv_heads = c.num_kv_heads >= world ? c.num_kv_heads / world : 1;
+  l.intermediate_size = c.intermediate_size / world;
+  l.vocab_size = int(vocab_end(c.vocab_size) - vocab_begin(c.vocab_size));
+  return l;
+}
+
+int ShardPlan::first_kv_head(const ModelConfig& c) const {
+  if (c.num_kv_heads >= world) return rank * (c.num_kv_heads / world);
+  return rank / (world / c.num_kv_heads);
+}
+
+size_t shard_weight_bytes(const ModelConfig& c, const WeightFiles& files, const ShardPlan& plan) {
+  const ModelConfig l = plan.local(c);
+  double total = 0;
+  for (const auto& [name, t] : files.all()) {
+    auto has = [&](const char* s) { return name.find(s) != std::string::npos; };
+    double share = 1;  // norms
+    if (has("embed_tokens") || has("lm_head"))
+      share = double(l.vocab_size) / c.vocab_size;
+    else if (has("qkv_proj"))
+      share = double(l.q_dim() + 2 * l.kv_dim()) / double(c.q_dim() + 2 * c.kv_dim());
+    else if (has("q_proj"))
+      share = double(l.num_heads) / c.num_heads;
+    else if (has("k_proj") || has("v_proj"))  // a copied KV head counts on every rank
+      share = double(l.num_kv_heads) / c.num_kv_heads;
+    else if (has("o_proj") || has("gate_proj") || has("up_proj") || has("gate_up_proj") ||
+             has("down_proj"))
+      share = 1.0 / plan.world;
+    total += double(t->nbytes) * share;
+  }
+  return size_t(total);
 }
 
 void check_weights(const ModelConfig& cfg, const WeightFiles& files, const ProgressFn& progress) {

@@ -17,10 +17,27 @@ namespace ember {
 // [out, in]); Row: split the input dim (its output is then all-reduced).
 enum class Split { Replicated, Column, Row };
 
+// Megatron-style: q, k and v by heads, gate and up by rows (Column); o_proj and down by input
+// columns (Row, then all-reduced); the embedding and lm_head by vocabulary rows, each rank a
+// contiguous slice (the last ones one row shorter when the vocabulary does not divide); norms
+// (Qwen3's and Gemma 3's per-head q/k norms too) replicated. With fewer KV heads than ranks each
+// rank holds a copy of the one KV head its query heads use.
 struct ShardPlan {
   int rank = 0;
-  int world = 1;  // TP=1 today; the seam is here so TP>1 changes loading, not the model
+  int world = 1;
   Split split_for(const std::string& canonical_name) const;
+
+  // Throws ember::Error when `cfg` cannot be split across `world` ranks, naming the flag and
+  // what does not divide ("--tensor-parallel-size 3 does not divide 32 query heads").
+  void check(const ModelConfig& cfg) const;
+  // The rank's shapes: its query heads, its KV heads, its share of the MLP's intermediate size
+  // and of the vocabulary (everything else as in `cfg`).
+  ModelConfig local(const ModelConfig& cfg) const;
+  // The first of the rank's KV heads in the checkpoint's numbering.
+  int first_kv_head(const ModelConfig& cfg) const;
+  // The rank's vocabulary rows [vocab_begin, vocab_end).
+  int64_t vocab_begin(int64_t vocab) const { return vocab * rank / world; }
+  int64_t vocab_end(int64_t vocab) const { return vocab * (rank + 1) / world; }
 };
 
 // Norm weights hold the factor the norm multiplies by: for Gemma, whose checkpoints store w of
@@ -62,6 +79,10 @@ void check_weights(const ModelConfig& cfg, const WeightFiles& files,
 // and the tensor), then uploads through the backend.
 ModelWeights load_weights(const ModelConfig& cfg, const WeightFiles& files, Backend& backend,
                           const ShardPlan& plan = {}, const ProgressFn& progress = {});
+
+// Bytes of the checkpoint's tensors (in their file dtype) that rank `plan.rank` holds: what
+// `ember inspect --tp N` shows per GPU. Throws as plan.check does.
+size_t shard_weight_bytes(const ModelConfig& cfg, const WeightFiles& files, const ShardPlan& plan);
 
 // RoPE inverse frequencies (length head_dim / 2) as Hugging Face computes them, including
 // `rope_scaling` type llama3 and linear. `local`: the sliding layers' base (rope_local_theta)

@@ -17,9 +17,38 @@ std::shared_ptr<TransformerRunner> TransformerRunner::open(const std::string& di
   r->backend_ = std::move(backend);
   r->model_ = load_model(dir, *r->backend_, opts.progress);
   r->prepare(opts);
+  r->report_loaded(opts, t0, r->weight_bytes());
+  return r;
+}
+
+size_t TransformerRunner::weight_bytes() const {
   size_t bytes = 0;
-  for (const auto& [_, t] : r->model_.files.all()) bytes += t->nbytes;
-  r->report_loaded(opts, t0, bytes);
+  for (const auto& [_, t] : model_.files.all()) bytes += t->nbytes;
+  return bytes;
+}
+
+std::shared_ptr<TransformerRunner> TransformerRunner::open_shard(
+    const std::string& dir, std::unique_ptr<Backend> backend, const RunnerOptions& opts,
+    const ShardPlan& plan, std::optional<uint64_t> dummy_seed) {
+  if (!backend) fail("model runner: no backend");
+  std::shared_ptr<TransformerRunner> r(new TransformerRunner());
+  r->backend_ = std::move(backend);
+  ModelWeights w;
+  if (dummy_seed) {
+    r->model_.cfg = load_dummy_config(dir);
+    DummyWeightOptions wo;
+    wo.seed = *dummy_seed;
+    wo.dtype = r->model_.cfg.dtype == DType::F32 ? DType::F32 : DType::BF16;
+    w = make_dummy_weights(r->model_.cfg, *r->backend_, wo, plan);
+  } else {
+    r->model_.cfg = load_model_config(dir);
+    plan.check(r->model_.cfg);  // before mapping anything
+    r->model_.files = WeightFiles::open(dir, opts.progress);
+    w = load_weights(r->model_.cfg, r->model_.files, *r->backend_, plan, opts.progress);
+  }
+  r->model_.model =
+      std::make_unique<Transformer>(r->model_.cfg, *r->backend_, std::move(w), plan);
+  r->reserve(opts);
   return r;
 }
 
@@ -42,17 +71,35 @@ std::shared_ptr<TransformerRunner> TransformerRunner::open_dummy(const std::stri
   return r;
 }
 
-void TransformerRunner::prepare(const RunnerOptions& opts) {
+void TransformerRunner::reserve(const RunnerOptions& opts) {
   // An accelerator may hold the activation buffers' addresses (a CUDA graph), so they are sized
   // for the largest step up front; before the KV cache, whose budget is the memory free now.
   // Without one they grow on demand (a one-sequence chat never pays for a 256-row batch).
   if (opts.accelerator)
     model_.model->reserve(std::max(opts.max_batched_tokens, 0), std::max(opts.max_num_seqs, 0));
-  const ModelConfig& cfg = model_.cfg;
+}
+
+void TransformerRunner::prepare(const RunnerOptions& opts) {
+  reserve(opts);
+  allocate_kv(affordable_kv_blocks(opts), opts);
+}
+
+int TransformerRunner::affordable_kv_blocks(const RunnerOptions& opts, int sharers) const {
+  // The rank's own shapes: at TP=N each rank caches its share of the KV heads, so the same
+  // budget holds up to N times the tokens.
+  const ModelConfig& cfg = model_.model->config();
   const DType kv_dtype = opts.kv_dtype.value_or(backend_->activation_dtype());
   const int64_t useful = opts.max_useful_tokens > 0 ? opts.max_useful_tokens : int64_t(1) << 40;
-  const int blocks = kv_blocks_for_budget(cfg, kv_dtype, opts.block_size, opts.kv,
-                                          backend_->kv_memory_available(), useful);
+  KvBudget budget = opts.kv;
+  sharers = std::max(sharers, 1);
+  if (budget.gib) *budget.gib /= sharers;
+  budget.fraction /= sharers;
+  return kv_blocks_for_budget(cfg, kv_dtype, opts.block_size, budget,
+                              backend_->kv_memory_available(), useful);
+}
+
+void TransformerRunner::allocate_kv(int blocks, const RunnerOptions& opts) {
+  const DType kv_dtype = opts.kv_dtype.value_or(backend_->activation_dtype());
   // The pad block is the last id, so the scheduler's ids [0, blocks) are the same with or
   // without an accelerator.
   const int pad = opts.accelerator ? 1 : 0;

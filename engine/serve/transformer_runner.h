@@ -64,6 +64,20 @@ class TransformerRunner : public ModelRunner {
                                                        std::unique_ptr<Backend> backend,
                                                        const RunnerOptions& opts,
                                                        uint64_t seed = 0);
+  // A tensor-parallel rank (engine/dist/tensor_parallel_runner.h): loads the shard `plan`
+  // names (random weights of the shard's shapes when `dummy_seed` is set, `dir` then being a
+  // config.json) and stops before the KV cache, which allocate_kv() makes once every rank is
+  // loaded, so that all ranks hold the same number of blocks. Reports nothing.
+  static std::shared_ptr<TransformerRunner> open_shard(const std::string& dir,
+                                                       std::unique_ptr<Backend> backend,
+                                                       const RunnerOptions& opts,
+                                                       const ShardPlan& plan,
+                                                       std::optional<uint64_t> dummy_seed = {});
+  // KV blocks the budget buys on this runner's backend now; `sharers` runners draw on the same
+  // memory (CPU ranks share the host's), each taking an equal part.
+  int affordable_kv_blocks(const RunnerOptions& opts, int sharers = 1) const;
+  // Allocates the KV cache of `blocks` usable blocks (and the accelerator's pad block).
+  void allocate_kv(int blocks, const RunnerOptions& opts);
 
   std::string name() const override;
   int vocab_size() const override { return model_.cfg.vocab_size; }
@@ -74,7 +88,11 @@ class TransformerRunner : public ModelRunner {
   void copy_blocks(std::span<const BlockCopy> copies) override;
   void forward(const StepInput& step, std::vector<float>& logits) override;
 
+  // The whole model's config (a rank's own shapes: model().config()).
   const ModelConfig& config() const { return model_.cfg; }
+  Transformer& model() { return *model_.model; }
+  Backend& backend() { return *backend_; }
+  size_t weight_bytes() const;  // as stored in the files (0 for random weights)
   size_t kv_bytes() const { return kv_.spec.bytes(); }  // including a hidden pad block
   bool accelerated() const { return accel_ != nullptr; }
   int64_t accelerated_steps() const { return accelerated_steps_; }
@@ -82,7 +100,9 @@ class TransformerRunner : public ModelRunner {
 
  private:
   TransformerRunner() = default;
-  // Reserves activations, allocates the KV cache (with the pad block) and the accelerator.
+  // Reserves activations when an accelerator will hold their addresses.
+  void reserve(const RunnerOptions& opts);
+  // reserve(), then the KV cache (with the pad block) and the accelerator.
   void prepare(const RunnerOptions& opts);
   void report_loaded(const RunnerOptions& opts, std::chrono::steady_clock::time_point t0,
                      size_t weight_bytes) const;

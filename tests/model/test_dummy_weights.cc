@@ -75,7 +75,7 @@ TEST(DummyWeights, ShapesMatchTheConfigAndTheShard) {
   EXPECT_EQ(w.layers[0].o_proj.shape, (Shape{64, 2 * D}));
   EXPECT_EQ(w.layers[0].gate_up.shape, (Shape{96, 64}));
   EXPECT_EQ(w.layers[0].down.shape, (Shape{64, 48}));
-  EXPECT_EQ(w.embed.shape, (Shape{300, 64}));
+  EXPECT_EQ(w.embed.shape, (Shape{150, 64}));  // rank 1's half of the vocabulary
   EXPECT_EQ(w.inv_freq.numel(), D / 2);
   plan.world = 3;
   plan.rank = 0;

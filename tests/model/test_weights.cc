@@ -50,6 +50,7 @@ class HostBackend : public Backend {
   KvCache alloc_kv_cache(const KvCacheSpec&) override { throw Error("fake"); }
   size_t kv_memory_available() const override { return 0; }
   void embed(const Tensor&, const StepTensors&, Tensor&) override {}
+  void embed_shard(const Tensor&, const StepTensors&, int64_t, int64_t, Tensor&) override {}
   void rmsnorm(const Tensor&, const Tensor&, float, Tensor&) override {}
   void add_rmsnorm(Tensor&, const Tensor&, const Tensor&, float, Tensor&) override {}
   void matmul(const Tensor&, const Tensor&, const Tensor*, Tensor&) override {}
@@ -310,8 +311,8 @@ TEST_F(Weights, ShardPlanSplits) {
   EXPECT_EQ(plan.split_for("layers.3.o_proj"), Split::Row);
   EXPECT_EQ(plan.split_for("layers.3.down"), Split::Row);
   EXPECT_EQ(plan.split_for("layers.3.attn_norm"), Split::Replicated);
-  EXPECT_EQ(plan.split_for("embed"), Split::Replicated);
-  EXPECT_EQ(plan.split_for("lm_head"), Split::Replicated);
+  EXPECT_EQ(plan.split_for("embed"), Split::Column);  // by vocabulary rows
+  EXPECT_EQ(plan.split_for("lm_head"), Split::Column);
 }
 
 // At TP=2 each rank holds its half of the q, k and v heads (and of gate and up), and its half
@@ -345,14 +346,32 @@ TEST_F(Weights, TensorParallelSlices) {
       EXPECT_EQ(0, std::memcmp(static_cast<const float*>(l.down.data) + r * I / 2,
                                reinterpret_cast<const float*>(down.data) + r * I + rank * I / 2,
                                size_t(I / 2) * 4));
-    EXPECT_EQ(w.embed.shape, (Shape{c.vocab_size, H}));  // replicated
+    // The rank's half of the vocabulary rows.
+    const int64_t V = c.vocab_size, v0 = V * rank / 2, v1 = V * (rank + 1) / 2;
+    EXPECT_EQ(w.embed.shape, (Shape{v1 - v0, H}));
+    EXPECT_EQ(bytes_of(w.embed),
+              bytes_of(wf.get("model.embed_tokens.weight"), size_t(v0) * row, size_t(v1 - v0) * row));
+  }
+  // At TP=4 over 2 KV heads, ranks 0 and 1 hold KV head 0 and ranks 2 and 3 KV head 1, each
+  // with its one query head.
+  const int64_t D = c.head_dim;
+  for (int rank = 0; rank < 4; ++rank) {
+    HostBackend be;
+    ModelWeights w = load_weights(c, wf, be, ShardPlan{rank, 4});
+    const std::string p = "model.layers.0.";
+    const size_t kv_head = size_t(rank / 2);
+    EXPECT_EQ(bytes_of(w.layers[0].qkv),
+              bytes_of(wf.get(p + "self_attn.q_proj.weight"), rank * row * D, row * D) +
+                  bytes_of(wf.get(p + "self_attn.k_proj.weight"), kv_head * row * D, row * D) +
+                  bytes_of(wf.get(p + "self_attn.v_proj.weight"), kv_head * row * D, row * D));
+    EXPECT_EQ(w.layers[0].qkv_bias->shape, Shape{3 * D});
   }
   HostBackend be;
   try {
-    load_weights(c, wf, be, ShardPlan{0, 4});  // 2 kv heads cannot go to 4 ranks
+    load_weights(c, wf, be, ShardPlan{0, 3});
     ADD_FAILURE();
   } catch (const Error& e) {
-    EXPECT_THAT(e.what(), HasSubstr("cannot be split across 4 ranks"));
+    EXPECT_THAT(e.what(), HasSubstr("--tensor-parallel-size 3 does not divide"));
   }
   EXPECT_THROW(load_weights(c, wf, be, ShardPlan{2, 2}), Error);
 }

@@ -3,6 +3,7 @@
 // with the CPU's thread count and the GPU's memory fraction. Shared by generate, chat, bench
 // and serve so that every command picks the device the same way.
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -19,10 +20,11 @@ struct BackendChoice {
   std::string cuda_graphs = "on";    // on: decode steps replay CUDA graphs (CUDA backend only)
   std::string kv_cache_dtype = "auto";  // auto (the activation dtype), f32 or bf16
   std::string cpu_matmul_inputs = "f32";  // f32 (exact, the reference) or bf16 (faster)
+  int tensor_parallel = 1;  // ranks: CPU threads splitting --threads, or GPUs 0..N-1 over NCCL
 };
 
-// Adds --backend, --threads, --gpu-memory-fraction, --cuda-graphs, --kv-cache-dtype and
-// --cpu-matmul-inputs to `cmd`.
+// Adds --backend, --threads, --gpu-memory-fraction, --cuda-graphs, --kv-cache-dtype,
+// --cpu-matmul-inputs and --tensor-parallel-size (alias --tp) to `cmd`.
 void add_backend_options(CLI::App* cmd, BackendChoice& c);
 
 // Makes the chosen backend and sets what every command shows while the model loads (progress
@@ -31,5 +33,17 @@ void add_backend_options(CLI::App* cmd, BackendChoice& c);
 // --cuda-graphs on the runner gets the CUDA graph accelerator (set the runner's
 // max_batched_tokens and max_num_seqs too, so that its buffers are sized once).
 std::unique_ptr<Backend> make_backend(const BackendChoice& c, RunnerOptions& runner_options);
+
+// The model runner every command drives: make_backend() and a TransformerRunner over DIR, or
+// with --tensor-parallel-size N > 1 a TensorParallelRunner of N ranks (CPU: N backends that
+// split the threads, over the in-process communicator; CUDA: GPUs 0..N-1 over NCCL). With
+// `dummy_seed`, DIR is a config.json and the weights are random (--dummy-weights).
+struct OpenedRunner {
+  std::shared_ptr<ModelRunner> runner;
+  ModelConfig config;  // the whole model's
+};
+OpenedRunner open_runner(const BackendChoice& c, const std::string& dir,
+                         RunnerOptions& runner_options,
+                         std::optional<uint64_t> dummy_seed = {});
 
 }  // namespace ember::cli

@@ -88,7 +88,7 @@ struct LevelResult {
 // One level: `concurrency` closed-loop clients run every prompt once through a fresh engine
 // (so no level inherits another's prefix cache).
 LevelResult run_level(const BenchArgs& a, int concurrency,
-                      const std::shared_ptr<TransformerRunner>& runner,
+                      const std::shared_ptr<ModelRunner>& runner,
                       const std::shared_ptr<ChatCodec>& codec,
                       const std::vector<std::vector<int32_t>>& prompts) {
   EngineConfig cfg;
@@ -213,12 +213,11 @@ void run_bench(const BenchArgs& a) {
   // Activations sized once for the largest level, so CUDA graphs captured early stay valid.
   ro.max_batched_tokens = a.max_batched_tokens;
   ro.max_num_seqs = max_concurrency;
-  auto backend = make_backend(a.backend, ro);
   // With --dummy-weights, the config.json the random weights were made from.
   const std::string dummy_config = a.model.empty() ? find_dummy_config(a.dummy_weights) : "";
-  auto runner = a.model.empty()
-                    ? TransformerRunner::open_dummy(dummy_config, std::move(backend), ro)
-                    : TransformerRunner::open(a.model, std::move(backend), ro);
+  const std::shared_ptr<ModelRunner> runner =
+      a.model.empty() ? open_runner(a.backend, dummy_config, ro, 0).runner
+                      : open_runner(a.backend, a.model, ro).runner;
   if (codec->tokenizer().vocab_size() > size_t(runner->vocab_size()))
     fail("bench: the tokenizer has {} ids, the model's vocab {}", codec->tokenizer().vocab_size(),
          runner->vocab_size());
@@ -262,14 +261,14 @@ void run_bench(const BenchArgs& a) {
           "\"model\": {}, \"dummy_weights\": {}, \"tokenizer\": {}, "
           "\"backend\": {}, \"backend_requested\": {}, \"threads\": {}, "
           "\"gpu_memory_fraction\": {}, \"kv_cache_gb\": {}, \"kv_cache_dtype\": {}, "
-          "\"seed\": {}, \"prompts\": {}, "
+          "\"tensor_parallel\": {}, \"seed\": {}, \"prompts\": {}, "
           "\"concurrency\": {}, \"requests\": {}, \"max_tokens\": {}, \"max_prompt_tokens\": {}, "
           "\"temperature\": {}, \"ignore_eos\": {}, \"max_batched_tokens\": {}, \"block_size\": {}",
           json::quote(a.model.empty() ? dummy_config : a.model),
           a.model.empty() ? json::quote(a.dummy_weights) : "null", json::quote(tok_dir),
           json::quote(runner->name()), json::quote(a.backend.name), a.backend.threads,
           a.backend.gpu_memory_fraction, a.kv_cache_gb, json::quote(a.backend.kv_cache_dtype),
-          a.seed, json::quote(a.prompts),
+          a.backend.tensor_parallel, a.seed, json::quote(a.prompts),
           r.concurrency, a.requests, a.max_tokens, a.max_prompt_tokens, a.temperature,
           a.ignore_eos, a.max_batched_tokens, a.block_size);
       return fmt::format(

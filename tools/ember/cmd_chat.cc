@@ -37,8 +37,7 @@ void run_chat(const ChatArgs& a) {
   ro.max_useful_tokens = 1 << 16;
   const EngineConfig ec;
   ro.limits_from(ec);  // activations sized once (CUDA graphs)
-  auto backend = make_backend(a.backend, ro);
-  Engine engine(TransformerRunner::open(a.model, std::move(backend), ro), ec, codec);
+  Engine engine(open_runner(a.backend, a.model, ro).runner, ec, codec);
   SamplingParams sp = a.sampling;
   sp.max_tokens = a.max_tokens;
   validate(sp, engine.runner().vocab_size());

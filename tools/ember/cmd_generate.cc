@@ -70,12 +70,12 @@ void run_generate(const GenerateArgs& a) {
   ro.max_useful_tokens = 1 << 16;
   const EngineConfig ec;
   ro.limits_from(ec);  // activations sized once (CUDA graphs)
-  auto backend = make_backend(a.backend, ro);
-  auto runner = a.model.empty() ? TransformerRunner::open_dummy(find_dummy_config(a.dummy_weights),
-                                                                std::move(backend), ro)
-                                : TransformerRunner::open(a.model, std::move(backend), ro);
+  OpenedRunner opened =
+      a.model.empty() ? open_runner(a.backend, find_dummy_config(a.dummy_weights), ro, 0)
+                      : open_runner(a.backend, a.model, ro);
+  auto runner = std::move(opened.runner);
   const std::string runner_name = runner->name();
-  const int bos = runner->config().bos_token_id;
+  const int bos = opened.config.bos_token_id;
   Engine engine(std::move(runner), ec, codec);
 
   ChatRequest req;

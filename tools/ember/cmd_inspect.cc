@@ -2,6 +2,7 @@
 // bytes, KV-cache bytes per token, and how much context fits on common GPU sizes.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <map>
@@ -70,7 +71,36 @@ std::string attention_desc(const ModelConfig& c) {
 constexpr double kUsableFraction = 0.90;
 constexpr double kActivationReserve = 1024.0 * 1024 * 1024;
 
-void run_inspect(const std::string& dir) {
+// Per GPU at tensor-parallel size N: the shard's weights, its KV bytes per token (its KV heads),
+// and the KV tokens that fit beside them on each card; or why the model does not split so.
+void print_tensor_parallel(const ModelConfig& c, const WeightFiles& files, int tp) {
+  fmt::print("tensor parallel (per GPU: weights, KV per token, KV tokens that fit on 24 / 48 / 80 "
+             "GiB; --tensor-parallel-size N):\n");
+  std::vector<int> sizes = {1, 2, 4, 8};
+  if (tp > 0 && std::find(sizes.begin(), sizes.end(), tp) == sizes.end()) sizes.push_back(tp);
+  for (int n : sizes) {
+    size_t bytes = 0;
+    try {
+      bytes = shard_weight_bytes(c, files, ShardPlan{0, n});
+    } catch (const Error& e) {
+      fmt::print("  TP {:<2} {}\n", n, e.what());
+      continue;
+    }
+    const int64_t kv = ShardPlan{0, n}.local(c).kv_bytes_per_token(c.dtype);
+    std::string fits;
+    for (int gb : {24, 48, 80}) {
+      const double free = double(gb) * 1024 * 1024 * 1024 * kUsableFraction - double(bytes) -
+                          kActivationReserve;
+      fits += fmt::format("  {:>12}", free <= 0 ? std::string("no fit")
+                                                : fmt::format("{}", int64_t(free / double(kv))));
+    }
+    fmt::print("  TP {:<2} {:>11} {:>11}{}{}\n", n, human_bytes(double(bytes)),
+               human_bytes(double(kv)), fits, n == tp ? "   <- --tp" : "");
+  }
+}
+
+void run_inspect(const std::string& dir, int tp) {
+  if (tp < 0) fail("--tp {} must be positive", tp);
   const auto t0 = std::chrono::steady_clock::now();
   const bool tty = isatty(STDERR_FILENO);
   const ModelConfig c = load_model_config(dir);
@@ -128,6 +158,9 @@ void run_inspect(const std::string& dir) {
     else
       fmt::print("  {:>2} GiB GPU ({:<11})  {} tokens\n", gb, names, int64_t(free / double(kv)));
   }
+  print_tensor_parallel(c, files, tp);
+  // A size the model cannot split is an error when asked for, after the table shows why.
+  if (tp > 0) ShardPlan{0, tp}.check(c);
   fmt::print("loaded and checked in {:.2f} s\n", secs);
 }
 
@@ -135,9 +168,14 @@ void run_inspect(const std::string& dir) {
 
 void add_inspect_command(CLI::App& app) {
   auto dir = std::make_shared<std::string>();
+  auto tp = std::make_shared<int>(0);
   auto* cmd = app.add_subcommand("inspect", "Show a model's shape, size and memory needs");
   cmd->add_option("--model", *dir, "Model folder (config.json + safetensors)")->required();
-  cmd->callback([dir] { run_inspect(resolve_model_arg(*dir)); });
+  cmd->add_option("--tensor-parallel-size,--tp", *tp,
+                  "Also show this tensor-parallel size beside 1, 2, 4 and 8 (and fail when the "
+                  "model cannot be split so)")
+      ->check(CLI::PositiveNumber);
+  cmd->callback([dir, tp] { run_inspect(resolve_model_arg(*dir), *tp); });
 }
 
 }  // namespace ember::cli

@@ -208,8 +208,7 @@ void run_serve(ServeArgs a) {
   ec.max_num_seqs = a.max_batch;
   ec.deadline_margin = engine_margin;
   ro.limits_from(ec);  // activations sized once (CUDA graphs)
-  auto backend = make_backend(a.backend, ro);
-  auto runner = TransformerRunner::open(model_dir, std::move(backend), ro);
+  auto runner = open_runner(a.backend, model_dir, ro).runner;
   const int kv_blocks = runner->num_kv_blocks(), block_size = runner->kv_block_size();
   Engine engine(runner, ec, codec);
 
