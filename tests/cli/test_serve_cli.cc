@@ -436,6 +436,32 @@ TEST_F(ServeCli, SamplingDefaultsApplyToRequestsThatSetNone) {
   EXPECT_EQ(wait_exit(), 0) << log();
 }
 
+TEST_F(ServeCli, TopKCapBoundsEveryRequestsDraw) {
+  ASSERT_FALSE(make_hotkey().empty());
+  // --top-k-cap 1 leaves one candidate per step whatever the request asks, so hot sampling with a
+  // wide top_k gives the greedy reply (without the cap such requests differ: see above).
+  const int port = start_server({"--host", "127.0.0.1", "--port", "0", "--wallet.path", wallet(),
+                                 "--stats-interval", "0", "--max-tokens", "24", "--top-k-cap", "1",
+                                 "--v1-access", "open"});
+  ASSERT_GT(port, 0) << log();
+  auto content = [](const std::string& j) {
+    const size_t at = j.find("\"content\":");
+    return at == std::string::npos ? std::string() : j.substr(at, j.find("},", at) - at);
+  };
+  HttpResult greedy = http(R"(-d '{"messages":[{"role":"user","content":"hello"}],"temperature":0}' )" +
+                           url(port, "/v1/chat/completions"));
+  ASSERT_EQ(greedy.status, 200) << greedy.body;
+  EXPECT_FALSE(content(greedy.body).empty()) << greedy.body;
+  for (int i = 0; i < 3; ++i) {
+    HttpResult hot = http(R"(-d '{"messages":[{"role":"user","content":"hello"}],"temperature":1.5,"top_k":50}' )" +
+                          url(port, "/v1/chat/completions"));
+    ASSERT_EQ(hot.status, 200) << hot.body;
+    EXPECT_EQ(content(hot.body), content(greedy.body));
+  }
+  ::kill(pid_, SIGTERM);
+  EXPECT_EQ(wait_exit(), 0) << log();
+}
+
 TEST_F(ServeCli, BadSamplingDefaultsAreAnErrorNamingTheParameter) {
   ASSERT_FALSE(make_hotkey().empty());
   CmdResult r = shell(env() + ember::test::ember_binary() + " serve --port 0 --stats-interval 0 --wallet.path " +

@@ -57,6 +57,7 @@ struct ServeArgs {
   int max_model_len = 0;     // 0: the model's context
   int max_logprobs = 20;
   std::string logprobs_mode = "raw_logprobs";
+  int top_k_cap = 0;
   int64_t seed = -1;         // -1: a fresh seed per request
   bool prefix_caching = true;  // accepted for vLLM's flag; always on
   std::string host = "0.0.0.0";
@@ -219,6 +220,7 @@ void run_serve(ServeArgs a) {
   so.model_name = so.served_model_names.front();
   so.max_model_len = a.max_model_len;
   so.max_logprobs = a.max_logprobs;
+  so.top_k_cap = a.top_k_cap;
   so.logprobs_mode = a.logprobs_mode == "processed_logprobs" ? SamplingParams::LogprobsMode::Processed
                                                               : SamplingParams::LogprobsMode::Raw;
   if (a.seed >= 0) a.sampling.seed = static_cast<uint64_t>(a.seed);
@@ -337,6 +339,11 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--max-logprobs", a->max_logprobs, "Most top_logprobs (chat) or logprobs (completions) a request may ask for")
       ->capture_default_str()
       ->check(CLI::Range(0, 1024));
+  cmd->add_option("--top-k-cap", a->top_k_cap,
+                  "Every request draws from at most the N most likely tokens (a larger or absent top_k "
+                  "becomes N; 0: off). At N <= the top_logprobs validators ask for (10), every streamed "
+                  "token is in its own top list, which their `contains` check requires")
+      ->check(CLI::Range(0, 1 << 20));
   cmd->add_option("--logprobs-mode", a->logprobs_mode,
                   "raw_logprobs: log-softmax of the model's logits; processed_logprobs: after the request's "
                   "logit_bias, penalties and temperature (vLLM's names)")

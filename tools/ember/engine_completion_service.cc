@@ -115,6 +115,7 @@ SamplingParams EngineCompletionService::sampling_for(const net::CompletionReques
   if (req.temperature) sp.temperature = *req.temperature;
   if (req.top_p) sp.top_p = *req.top_p;
   if (req.top_k) sp.top_k = *req.top_k < 0 ? 0 : *req.top_k;  // vLLM's -1 is off
+  if (opts_.top_k_cap > 0 && (sp.top_k == 0 || sp.top_k > opts_.top_k_cap)) sp.top_k = opts_.top_k_cap;
   if (req.min_p) sp.min_p = *req.min_p;
   if (req.repetition_penalty) sp.repetition_penalty = *req.repetition_penalty;
   if (req.presence_penalty) sp.presence_penalty = *req.presence_penalty;

@@ -22,6 +22,9 @@ struct CompletionServiceOptions {
   // Top alternatives a request may ask for with each token (--max-logprobs), and which
   // distribution they describe (--logprobs-mode).
   int max_logprobs = 20;
+  // Every request's top_k is at most this (0: no cap), so that each drawn token is among the
+  // top logprobs a validator asks for (--top-k-cap).
+  int top_k_cap = 0;
   SamplingParams::LogprobsMode logprobs_mode = SamplingParams::LogprobsMode::Raw;
   // Prompt + completion tokens of one request (--max-model-len); 0: the model's context.
   int max_model_len = 0;
