@@ -113,14 +113,21 @@ def check_success(port, miner, validator):
     assert text, chunks
     # The validator-style headers (sampling_parameters as a Python dict, and so on) did not hurt.
     assert "sampling_parameters" in hook.sent[0][1]
-    # TODO(lead): make strict once the engine reports logprobs on every streamed token.
-    with_lp = [c for c in chunks if c.choices and c.choices[0].logprobs and c.choices[0].logprobs.content]
-    if with_lp:
-        entry = with_lp[0].choices[0].logprobs.content[0]
-        assert len(entry.top_logprobs) == 10, entry
-        print(f"logprobs on {len(with_lp)} chunks; first token {entry.token!r} logprob {entry.logprob}")
-    else:
-        print("NOTE: no logprobs in the stream yet (engine side pending)")
+    # Every generated token is one chunk with its logprob and 10 alternatives (validators count
+    # chunks as tokens and check each one's list); only the role chunk and the finish chunk carry
+    # none.
+    token_chunks = [c for c in chunks if c.choices and c.choices[0].finish_reason is None
+                    and c.choices[0].delta.role is None]
+    assert token_chunks, chunks
+    for c in token_chunks:
+        lp = c.choices[0].logprobs
+        assert lp and lp.content and len(lp.content) == 1, c
+        assert len(lp.content[0].top_logprobs) == 10, c
+        assert lp.content[0].logprob <= 0, c
+    usage_tokens = [c.usage.completion_tokens for c in chunks if getattr(c, "usage", None)]
+    if usage_tokens:
+        assert usage_tokens[-1] == len(token_chunks), (usage_tokens, len(token_chunks))
+    print(f"logprobs on all {len(token_chunks)} token chunks")
     return hook
 
 
