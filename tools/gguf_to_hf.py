@@ -33,7 +33,7 @@ import re
 import sys
 import time
 
-CONVERTER_VERSION = 1
+CONVERTER_VERSION = 2
 
 
 class ConvertError(Exception):
