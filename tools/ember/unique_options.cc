@@ -29,6 +29,11 @@ void add_unique_options(CLI::App* cmd, UniqueArgs& a) {
   cmd->add_option("--select-min-logprob", a.min_logprob,
                   "Quality floor: a candidate whose mean token logprob is below this is not chosen")
       ->capture_default_str();
+  cmd->add_option("--select-relevance-ratio", a.relevance_ratio,
+                  "Quality floor: a candidate whose cosine to the prompt is below this fraction of the best "
+                  "candidate's is off topic (0: no check)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--select-budget-ms", a.select_budget_ms,
                   "Time kept before an axon request's deadline for embedding and choosing")
       ->capture_default_str()
@@ -72,6 +77,7 @@ UniqueSetup make_unique_setup(const UniqueArgs& a, net::CompletionService& inner
     }
   }
   o.floor.min_mean_logprob = a.min_logprob;
+  o.floor.min_relevance_ratio = a.relevance_ratio;
   o.select_budget = std::chrono::milliseconds(a.select_budget_ms);
   o.log = log;
   std::string upstream_note;

@@ -21,6 +21,7 @@ struct UniqueArgs {
   std::string select = "unique";       // unique | first
   std::string select_encoder = "all-mpnet-base-v2";
   double min_logprob = -2.0;
+  double relevance_ratio = 0.9;
   int select_budget_ms = 500;
   std::string upstream;                // base URL of an OpenAI-compatible endpoint
   std::string upstream_model;
