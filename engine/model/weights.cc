@@ -349,7 +349,10 @@ int ShardPlan::first_kv_head(const ModelConfig& c) const {
 size_t shard_weight_bytes(const ModelConfig& c, const WeightFiles& files, const ShardPlan& plan) {
   const ModelConfig l = plan.local(c);
   double total = 0;
-  for (const auto& [name, t] : files.all()) {
+  for (const auto& entry : files.all()) {
+    // A named reference, not a structured binding: clang (the fuzz build) cannot capture those.
+    const std::string& name = entry.first;
+    const auto& t = entry.second;
     auto has = [&](const char* s) { return name.find(s) != std::string::npos; };
     double share = 1;  // norms
     if (has("embed_tokens") || has("lm_head"))
