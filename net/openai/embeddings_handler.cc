@@ -124,18 +124,7 @@ void EmbeddingsHandler::register_routes(http::Router& router) {
 }
 
 bool EmbeddingsHandler::authorized(const http::HttpRequest& req, http::ResponseWriter& w) {
-  if (opts_.authorize) {
-    const AccessVerdict v = opts_.authorize(req);
-    if (v.ok) return true;
-    if (metrics_) metrics_->observe_auth_rejection(v.protocol, v.reason);
-    w.send(api_error(v.status, v.message, v.status >= 500 ? "server_error" : "invalid_request_error"));
-    return false;
-  }
-  if (opts_.api_key.empty()) return true;
-  const std::string* auth = req.header("authorization");
-  if (auth && *auth == "Bearer " + opts_.api_key) return true;
-  w.send(api_error(401, "Incorrect API key provided.", "invalid_request_error"));
-  return false;
+  return admit_v1_request(opts_, metrics_, req, w);
 }
 
 void EmbeddingsHandler::embeddings(http::HttpRequest& req, http::ResponseWriter& w) {

@@ -31,19 +31,24 @@ void OpenAIHandler::register_routes(http::Router& router) {
   router.add("GET", "/version", [](http::HttpRequest&, http::ResponseWriter& w) { w.send(json_ok(version_body(net_version()))); });
 }
 
-bool OpenAIHandler::authorized(const http::HttpRequest& req, http::ResponseWriter& w) {
-  if (opts_.authorize) {
-    const AccessVerdict v = opts_.authorize(req);
+bool admit_v1_request(const OpenAIOptions& opts, metrics::ServerMetrics* metrics,
+                      const http::HttpRequest& req, http::ResponseWriter& w) {
+  if (opts.authorize) {
+    const AccessVerdict v = opts.authorize(req);
     if (v.ok) return true;
-    if (metrics_) metrics_->observe_auth_rejection(v.protocol, v.reason);
+    if (metrics) metrics->observe_auth_rejection(v.protocol, v.reason);
     w.send(api_error(v.status, v.message, v.status >= 500 ? "server_error" : "invalid_request_error"));
     return false;
   }
-  if (opts_.api_key.empty()) return true;
+  if (opts.api_key.empty()) return true;
   const std::string* auth = req.header("authorization");
-  if (auth && *auth == "Bearer " + opts_.api_key) return true;
+  if (auth && *auth == "Bearer " + opts.api_key) return true;
   w.send(api_error(401, "Incorrect API key provided.", "invalid_request_error"));
   return false;
+}
+
+bool OpenAIHandler::authorized(const http::HttpRequest& req, http::ResponseWriter& w) {
+  return admit_v1_request(opts_, metrics_, req, w);
 }
 
 std::string OpenAIHandler::reply_model(const std::string& requested) const {

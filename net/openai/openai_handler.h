@@ -28,6 +28,12 @@ struct OpenAIOptions {
   double deadline_margin_s = 0;
 };
 
+// The /v1 access rule, shared by every /v1 handler: `opts.authorize` when set (Epistula, API
+// key, both or open; refusals counted in /metrics), else the Bearer key when one is configured.
+// Answers the refusal itself and returns false.
+bool admit_v1_request(const OpenAIOptions& opts, metrics::ServerMetrics* metrics,
+                      const http::HttpRequest& req, http::ResponseWriter& w);
+
 class OpenAIHandler {
  public:
   OpenAIHandler(OpenAIOptions opts, CompletionService& service, metrics::ServerMetrics* metrics);
