@@ -9,32 +9,25 @@
 #include "engine/core/error.h"
 #include "engine/serve/engine.h"
 #include "tests/dist/tp_test_util.h"
+#include "tests/stories260k_vectors.h"
 #include "tests/test_support.h"
 
 namespace ember {
 namespace {
 
-const char* kModel = "models/stories260K/hf";
-const char* kGreedy = "models/stories260K/test-vectors/greedy_from_bos_256.json";
+const char* kModel = test::kStoriesModel;
+const char* kGreedy = test::kStoriesGreedy;
 
-std::vector<int32_t> read_ids(const std::string& path, const char* key) {
-  simdjson::ondemand::parser parser;
-  auto json = simdjson::padded_string::load(path);
-  auto doc = parser.iterate(json.value());
-  std::vector<int32_t> ids;
-  for (auto v : doc[key].get_array()) ids.push_back(int32_t(int64_t(v.get_int64())));
-  return ids;
-}
 
 TEST(TensorParallelStories260K, GreedyIdsAreTheReferenceAtTp2And4) {
   EMBER_REQUIRE_ASSET(kModel);
   EMBER_REQUIRE_ASSET(kGreedy);
-  const auto expected = read_ids(test::asset(kGreedy), "generated_ids");
+  const auto expected = test::read_json_ids(test::asset(kGreedy), "generated_ids");
   ASSERT_EQ(expected.size(), 256u);
   for (int tp : {2, 4}) {
     Engine engine(test::open_tp(test::asset(kModel), tp, 80));
     ChatRequest q;
-    q.prompt_ids = read_ids(test::asset(kGreedy), "prompt_ids");
+    q.prompt_ids = test::read_json_ids(test::asset(kGreedy), "prompt_ids");
     q.sampling.temperature = 0;
     q.sampling.max_tokens = 256;
     q.sampling.ignore_eos = true;

@@ -15,6 +15,7 @@
 #include "engine/model/generate.h"
 #include "engine/model/random_model.h"
 #include "tests/kernels/gpu_test_util.h"
+#include "tests/stories260k_vectors.h"
 #include "tests/test_support.h"
 
 namespace ember {
@@ -78,14 +79,6 @@ TEST(CudaModel, RandomModelsOfEveryArchMatchCpu) {
   std::filesystem::remove_all(dir);
 }
 
-std::vector<int32_t> read_ids(const std::string& path, const char* key) {
-  simdjson::ondemand::parser parser;
-  auto json = simdjson::padded_string::load(path);
-  auto doc = parser.iterate(json.value());
-  std::vector<int32_t> ids;
-  for (auto v : doc[key].get_array()) ids.push_back(int32_t(int64_t(v.get_int64())));
-  return ids;
-}
 
 // The fp32 model with fp32 activations reproduces the 256 reference ids exactly. With bf16
 // activations the ids may part after a near tie, so only the first step's logits are held to
@@ -96,8 +89,8 @@ TEST(CudaModel, Stories260KGreedyIdsIdentical) {
   const char* vectors = "models/stories260K/test-vectors/greedy_from_bos_256.json";
   EMBER_REQUIRE_ASSET(model);
   EMBER_REQUIRE_ASSET(vectors);
-  const auto expected = read_ids(test::asset(vectors), "generated_ids");
-  const auto prompt = read_ids(test::asset(vectors), "prompt_ids");
+  const auto expected = test::read_json_ids(test::asset(vectors), "generated_ids");
+  const auto prompt = test::read_json_ids(test::asset(vectors), "prompt_ids");
   ASSERT_EQ(expected.size(), 256u);
   auto gpu = test::make_gpu(DType::F32);
   LoadedModel m = load_model(test::asset(model), *gpu);

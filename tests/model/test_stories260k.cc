@@ -13,28 +13,21 @@
 #include "engine/core/error.h"
 #include "engine/cpu/cpu_backend.h"
 #include "engine/model/generate.h"
+#include "tests/stories260k_vectors.h"
 #include "tests/test_support.h"
 
 namespace ember {
 namespace {
 
-const char* kModel = "models/stories260K/hf";
-const char* kGreedy = "models/stories260K/test-vectors/greedy_from_bos_256.json";
+const char* kModel = test::kStoriesModel;
+const char* kGreedy = test::kStoriesGreedy;
 
-std::vector<int32_t> read_ids(const std::string& path, const char* key) {
-  simdjson::ondemand::parser parser;
-  auto json = simdjson::padded_string::load(path);
-  auto doc = parser.iterate(json.value());
-  std::vector<int32_t> ids;
-  for (auto v : doc[key].get_array()) ids.push_back(int32_t(int64_t(v.get_int64())));
-  return ids;
-}
 
 TEST(Stories260K, GreedyFromBosReproducesReference) {
   EMBER_REQUIRE_ASSET(kModel);
   EMBER_REQUIRE_ASSET(kGreedy);
-  auto expected = read_ids(test::asset(kGreedy), "generated_ids");
-  auto prompt = read_ids(test::asset(kGreedy), "prompt_ids");
+  auto expected = test::read_json_ids(test::asset(kGreedy), "generated_ids");
+  auto prompt = test::read_json_ids(test::asset(kGreedy), "prompt_ids");
   ASSERT_EQ(expected.size(), 256u);
   ASSERT_EQ(prompt, (std::vector<int32_t>{1}));
   for (bool simd : {true, false}) {
@@ -59,7 +52,7 @@ class Stories260KLogits : public ::testing::Test {
     if (!std::filesystem::exists(test::asset(kModel))) GTEST_SKIP() << "no stories260K";
     be_ = make_cpu_backend(2);
     m_ = std::make_unique<LoadedModel>(load_model(test::asset(kModel), *be_));
-    prompt_ = read_ids(test::asset(kGreedy), "generated_ids");
+    prompt_ = test::read_json_ids(test::asset(kGreedy), "generated_ids");
     prompt_.insert(prompt_.begin(), 1);
     prompt_.resize(45);
   }
