@@ -5,6 +5,7 @@
 
 #include "net/axon/miner_server.h"
 #include "net/openai/chat_request.h"
+#include "tests/net/openai_fixture.h"
 #include "tests/net/test_http_support.h"
 
 namespace ember::net {
@@ -54,29 +55,8 @@ TEST(OpenAIRequest, RejectsInvalidRequestsNamingTheField) {
   EXPECT_EQ(param("{oops"), "");
 }
 
-class OpenAITest : public ::testing::Test {
- protected:
-  void start() {
-    opts.http.host = "127.0.0.1";
-    opts.http.port = 0;
-    opts.http.worker_threads = 4;
-    server = std::make_unique<MinerServer>(opts, service);
-    server->start();
-    port = server->port();
-  }
-  void TearDown() override {
-    if (server) server->stop(0ms);
-  }
-  test::Response call(const std::string& raw) {
-    Client c(port);
-    c.send(raw);
-    return c.read_response();
-  }
-  test::FakeService service;
-  MinerServerOptions opts;
-  std::unique_ptr<MinerServer> server;
-  uint16_t port = 0;
-};
+// The server fixture the other /v1 test files share (tests/net/openai_fixture.h).
+using OpenAITest = test::OpenAIServerTest;
 
 TEST_F(OpenAITest, ChatCompletionReturnsTheWholeAnswer) {
   start();
@@ -101,23 +81,14 @@ TEST_F(OpenAITest, StreamingUsesServerSentEventsEndingWithDone) {
       R"({"messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":true}})"));
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(r.headers["content-type"], "text/event-stream");
-  // Every event is "data: ...\n\n"; the last is [DONE].
-  std::vector<std::string> events;
-  size_t pos = 0;
-  while (pos < r.body.size()) {
-    ASSERT_EQ(r.body.compare(pos, 6, "data: "), 0) << r.body.substr(pos);
-    size_t end = r.body.find("\n\n", pos);
-    ASSERT_NE(end, std::string::npos);
-    events.push_back(r.body.substr(pos + 6, end - pos - 6));
-    pos = end + 2;
-  }
-  ASSERT_GE(events.size(), 4u);
-  EXPECT_EQ(events.back(), "[DONE]");
+  // Every event is "data: ...\n\n"; the last is [DONE] (sse_events checks both and drops it).
+  const std::vector<std::string> events = test::sse_events(r.body);
+  ASSERT_GE(events.size(), 3u);
   simdjson::dom::parser p;
   std::string text;
   std::string finish;
   bool saw_role = false, saw_usage = false;
-  for (size_t i = 0; i + 1 < events.size(); ++i) {
+  for (size_t i = 0; i < events.size(); ++i) {
     simdjson::dom::element e = p.parse(events[i]);
     EXPECT_EQ(std::string_view(e["object"]), "chat.completion.chunk");
     simdjson::dom::array choices = e["choices"];
