@@ -72,9 +72,7 @@ EmbeddingsRequest decode_embeddings_request(std::string_view body) {
         bad_request("'input' must be a string or a list of strings", "input");
       }
     } else if (key == "model") {
-      std::string_view m;
-      if (v.get_string().get(m)) bad_request("'model' must be a string", "model");
-      r.model = std::string(m);
+      r.model = string_field(v, "model");
     } else if (key == "encoding_format") {
       std::string_view f;
       if (v.get_string().get(f) || (f != "float" && f != "base64"))

@@ -114,11 +114,16 @@ bool bool_field(element v, std::string_view param) {
   return b;
 }
 
+std::string string_field(element v, std::string_view param) {
+  std::string_view s;
+  if (v.get_string().get(s) != simdjson::SUCCESS)
+    bad_request(fmt::format("'{}' must be a string", param), p(param));
+  return std::string(s);
+}
+
 bool decode_common_field(std::string_view key, element v, CompletionRequest& req, CommonFields& c) {
   if (key == "model") {
-    std::string_view m;
-    if (v.get_string().get(m) != simdjson::SUCCESS) bad_request("'model' must be a string", "model");
-    c.model = std::string(m);
+    c.model = string_field(v, "model");
   } else if (key == "max_tokens" || key == "max_completion_tokens") {
     req.max_tokens = positive_int(v, key);
     c.max_tokens_set = true;

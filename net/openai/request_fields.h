@@ -39,6 +39,7 @@ simdjson::dom::object parse_body(std::string_view body, simdjson::dom::parser& p
 double number_field(simdjson::dom::element v, std::string_view param);
 int64_t integer_field(simdjson::dom::element v, std::string_view param);
 bool bool_field(simdjson::dom::element v, std::string_view param);
+std::string string_field(simdjson::dom::element v, std::string_view param);
 
 // Decodes `key` when it is a shared field; false for any other key.
 bool decode_common_field(std::string_view key, simdjson::dom::element v, CompletionRequest& req,

@@ -25,13 +25,9 @@ TokenizeRequest decode_tokenize_request(std::string_view body) {
     const element v = field.value;
     if (v.is_null()) continue;
     if (key == "model") {
-      std::string_view m;
-      if (v.get_string().get(m) != simdjson::SUCCESS) bad_request("'model' must be a string", "model");
-      r.model = std::string(m);
+      r.model = string_field(v, "model");
     } else if (key == "prompt") {
-      std::string_view s;
-      if (v.get_string().get(s) != simdjson::SUCCESS) bad_request("'prompt' must be a string", "prompt");
-      r.prompt = std::string(s);
+      r.prompt = string_field(v, "prompt");
     } else if (key == "messages") {
       r.messages = decode_messages(v);
       have_messages = true;
@@ -68,9 +64,7 @@ DetokenizeRequest decode_detokenize_request(std::string_view body) {
     const element v = field.value;
     if (v.is_null()) continue;
     if (key == "model") {
-      std::string_view m;
-      if (v.get_string().get(m) != simdjson::SUCCESS) bad_request("'model' must be a string", "model");
-      r.model = std::string(m);
+      r.model = string_field(v, "model");
     } else if (key == "tokens") {
       simdjson::dom::array arr;
       if (v.get_array().get(arr) != simdjson::SUCCESS)
