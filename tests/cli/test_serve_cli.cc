@@ -405,6 +405,12 @@ TEST_F(ServeCli, DemoWithoutAWalletRunsOnAThrowawayHotkey) {
   EXPECT_EQ(wait_exit(), 0) << log();
 }
 
+// The "content" member of a whole chat completion's JSON, as text ("" when there is none).
+std::string content(const std::string& j) {
+  const size_t at = j.find("\"content\":");
+  return at == std::string::npos ? std::string() : j.substr(at, j.find("},", at) - at);
+}
+
 TEST_F(ServeCli, SamplingDefaultsApplyToRequestsThatSetNone) {
   ASSERT_FALSE(make_hotkey().empty());
   // Greedy as the server's default: two identical requests without sampling settings get the
@@ -418,10 +424,6 @@ TEST_F(ServeCli, SamplingDefaultsApplyToRequestsThatSetNone) {
   HttpResult a = http("-d " + body + " " + url(port, "/v1/chat/completions"));
   HttpResult b = http("-d " + body + " " + url(port, "/v1/chat/completions"));
   ASSERT_EQ(a.status, 200) << a.body;
-  auto content = [](const std::string& j) {
-    const size_t at = j.find("\"content\":");
-    return at == std::string::npos ? std::string() : j.substr(at, j.find("},", at) - at);
-  };
   EXPECT_FALSE(content(a.body).empty()) << a.body;
   EXPECT_EQ(content(a.body), content(b.body));
   int differing = 0;
@@ -444,10 +446,6 @@ TEST_F(ServeCli, TopKCapBoundsEveryRequestsDraw) {
                                  "--stats-interval", "0", "--max-tokens", "24", "--top-k-cap", "1",
                                  "--v1-access", "open"});
   ASSERT_GT(port, 0) << log();
-  auto content = [](const std::string& j) {
-    const size_t at = j.find("\"content\":");
-    return at == std::string::npos ? std::string() : j.substr(at, j.find("},", at) - at);
-  };
   HttpResult greedy = http(R"(-d '{"messages":[{"role":"user","content":"hello"}],"temperature":0}' )" +
                            url(port, "/v1/chat/completions"));
   ASSERT_EQ(greedy.status, 200) << greedy.body;
