@@ -47,7 +47,7 @@ class CudaBackend : public Backend {
  public:
   // ids (I32 [R], this backend's memory) = first index of each row's largest logit.
   virtual void argmax(const Tensor& logits, Tensor& ids) = 0;
-  // Per row, the rules of engine/serve/sampler.cc (temperature, top_k, top_p and the draw;
+  // Per row, the rules of engine/sample/sampler.cc (temperature, top_k, top_p and the draw;
   // penalties, min_p, typical and XTC stay on the host sampler): softmax(logits / temperature)
   // in (p desc, id asc) order, the top_k first, the shortest prefix with mass >= top_p, then
   // the first kept id whose cumulative mass exceeds u * kept mass, with

@@ -99,7 +99,7 @@ struct SampleRowParams {
 };
 // Scratch the sampler needs for `rows` x `vocab` (bytes), allocated once by the caller.
 size_t sample_workspace_bytes(int rows, int vocab);
-// Per row, as engine/serve/sampler.cc does it: softmax(logits / temperature) in (p desc,
+// Per row, as engine/sample/sampler.cc does it: softmax(logits / temperature) in (p desc,
 // id asc) order, keep the top_k first, then the shortest prefix with mass >= top_p, and take
 // the first kept id whose cumulative mass exceeds u * kept mass, u = philox_uniform(seed,
 // step, index, 0) (kernels/philox.h). `params` is a device array of `rows` entries.

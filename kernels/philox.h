@@ -2,7 +2,7 @@
 // Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC'11): a
 // counter-based generator, so the draw of a request at decode step n depends only on
 // (seed, n), not on batch composition or on which device computes it. Host and device code
-// share this header. It computes exactly what engine/serve/philox.h computes (the serve
+// share this header. It computes exactly what engine/sample/philox.h computes (the serve
 // sampler's stream; tests/kernels/test_philox.cc checks that the two agree), in a form nvcc
 // compiles for the device.
 #include <cstdint>

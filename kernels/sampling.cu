@@ -1,5 +1,5 @@
 // Token selection on the GPU: greedy argmax, and temperature / top-k / top-p sampling with a
-// Philox draw keyed by (seed, step, index), following engine/serve/sampler.cc's rules: the
+// Philox draw keyed by (seed, step, index), following engine/sample/sampler.cc's rules: the
 // candidates in (probability desc, id asc) order, top-k, then the shortest prefix with mass
 // >= top_p, then the first candidate whose cumulative mass exceeds u times the kept mass.
 // Each row is sorted by logit (CUB segmented radix sort, stable: equal logits keep the lower

@@ -5,6 +5,7 @@
 // AVX2+FMA when the CPU has it (chosen at run time) and a portable scalar path otherwise.
 #include <memory>
 
+#include "engine/core/cpu_features.h"
 #include "engine/model/backend.h"
 
 namespace ember {
@@ -22,8 +23,6 @@ struct CpuBackendOptions {
 std::unique_ptr<Backend> make_cpu_backend(int threads = 0);
 std::unique_ptr<Backend> make_cpu_backend(const CpuBackendOptions& options);
 
-// Whether this CPU runs the AVX2+FMA path (when allowed).
-bool cpu_has_avx2();
 // Whether bf16_matmul_inputs runs on AVX-512 BF16 dot products here (else on fp32 FMAs).
 bool cpu_has_avx512_bf16();
 

@@ -1,7 +1,7 @@
 #include "engine/serve/engine.h"
 
 #include "engine/core/error.h"
-#include "engine/serve/sampler.h"
+#include "engine/sample/sampler.h"
 #include "engine/serve/scheduler.h"
 
 namespace ember {

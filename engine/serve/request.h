@@ -9,7 +9,8 @@
 #include <utility>
 #include <vector>
 
-#include "engine/serve/sampling_params.h"
+#include "engine/sample/sampling_params.h"
+#include "engine/sample/token_logprobs.h"
 
 namespace ember {
 
@@ -36,13 +37,6 @@ struct ChatRequest {
 
 enum class FinishReason { Stop, Length, Deadline, Cancelled, Error };
 std::string_view finish_reason_name(FinishReason r);  // "stop", "length", ...
-
-// A generated token's log-probability and the most likely alternatives at its position
-// (SamplingParams::logprobs), fp32 natural logs, raw or processed (SamplingParams::logprobs_mode).
-struct TokenLogprobs {
-  float logprob = 0;                             // of the generated token
-  std::vector<std::pair<int32_t, float>> top;    // most likely first; ties by ascending id
-};
 
 // One increment of one completion. The last event of a completion carries `finish`.
 struct StreamEvent {

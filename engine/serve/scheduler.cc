@@ -6,7 +6,7 @@
 #include <thread>
 
 #include "engine/core/error.h"
-#include "engine/serve/sampler.h"
+#include "engine/sample/sampler.h"
 
 namespace ember {
 

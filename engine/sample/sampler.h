@@ -15,8 +15,8 @@
 #include <span>
 #include <vector>
 
-#include "engine/serve/logprobs.h"
-#include "engine/serve/sampling_params.h"
+#include "engine/sample/logprobs.h"
+#include "engine/sample/sampling_params.h"
 
 namespace ember {
 

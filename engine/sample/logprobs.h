@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "engine/serve/request.h"
+#include "engine/sample/token_logprobs.h"
 
 namespace ember {
 

@@ -1,9 +1,9 @@
-#include "engine/serve/logprobs.h"
+#include "engine/sample/logprobs.h"
 
 #include <algorithm>
 #include <cmath>
 
-#include "engine/cpu/vector_exp.h"
+#include "engine/sample/vector_exp.h"
 
 namespace ember {
 

@@ -1,4 +1,4 @@
-#include "engine/serve/sampling_params.h"
+#include "engine/sample/sampling_params.h"
 
 #include <cmath>
 

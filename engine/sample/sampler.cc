@@ -1,4 +1,4 @@
-#include "engine/serve/sampler.h"
+#include "engine/sample/sampler.h"
 
 #include <sys/random.h>
 
@@ -9,8 +9,8 @@
 #include <unordered_map>
 
 #include "engine/core/error.h"
-#include "engine/cpu/vector_exp.h"
-#include "engine/serve/philox.h"
+#include "engine/sample/vector_exp.h"
+#include "engine/sample/philox.h"
 
 namespace ember {
 

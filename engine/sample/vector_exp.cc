@@ -1,8 +1,8 @@
-#include "engine/cpu/vector_exp.h"
+#include "engine/sample/vector_exp.h"
 
 #include <cmath>
 
-#include "engine/cpu/cpu_backend.h"
+#include "engine/core/cpu_features.h"
 #include "engine/cpu/cpu_simd.h"
 
 namespace ember::cpu {
