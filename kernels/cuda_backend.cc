@@ -13,6 +13,7 @@
 
 #include "engine/core/error.h"
 #include "engine/dist/communicator.h"
+#include "engine/sample/sampler_slots.h"
 #include "kernels/cuda_check.h"
 #include "kernels/device_pool.h"
 #include "kernels/gemm_lt.h"
@@ -446,7 +447,50 @@ class CudaBackendImpl final : public CudaBackend {
                  ids.as<int32_t>(), stream_);
   }
 
+  // The serving op: rows the kernel covers (temperature, top_k, top_p; one row per logit row
+  // in order) are drawn on the device and only their ids come back. Any other step (penalties,
+  // bias, min_p, typical, XTC, target entropy, an active min_tokens mask, logprobs, n > 1 rows
+  // sharing a logit row) samples on the host from downloaded logits (Backend's default).
+  // TODO(gpu): penalties and top-k logprobs as kernels, then no step downloads its logits.
+  void sample(const Tensor& logits, std::span<const RowSampling> rows, SamplerSlots& slots,
+              std::span<SampledRow> out) override {
+    bool on_device = logits.dtype == DType::F32 && int64_t(rows.size()) == logits.rows();
+    for (size_t i = 0; on_device && i < rows.size(); ++i)
+      on_device = rows[i].logit_row == int32_t(i) && rows[i].params &&
+                  kernel_covers(*rows[i].params, slots.output(rows[i].slot).size());
+    if (!on_device) {
+      Backend::sample(logits, rows, slots, out);
+      return;
+    }
+    gpu_params_.resize(rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const SamplingParams& p = *rows[i].params;
+      gpu_params_[i] = GpuSamplingParams{p.temperature, p.top_k, p.top_p, rows[i].seed,
+                                         uint64_t(slots.output(rows[i].slot).size()),
+                                         rows[i].index};
+    }
+    Tensor ids;
+    ids.dtype = DType::I32;
+    ids.shape = {int64_t(rows.size())};
+    ids.data = ids_dev_.get(rows.size() * sizeof(int32_t));
+    sample(logits, gpu_params_, ids);
+    host_ids_.resize(rows.size());
+    download(ids, host_ids_.data());
+    for (size_t i = 0; i < rows.size(); ++i) {
+      out[i] = SampledRow{};
+      out[i].id = host_ids_[i];
+      slots.append(rows[i].slot, host_ids_[i]);
+    }
+  }
+
  private:
+  static bool kernel_covers(const SamplingParams& p, size_t generated) {
+    return p.logit_bias.empty() && p.repetition_penalty == 1.f && p.presence_penalty == 0.f &&
+           p.frequency_penalty == 0.f && p.target_entropy <= 0.f && p.min_p <= 0.f &&
+           p.typical_p >= 1.f && p.xtc_probability <= 0.f && p.logprobs < 0 &&
+           generated >= size_t(std::max(p.min_tokens, 0));
+  }
+
   void expect_act(const Tensor& t, const char* op, const char* what) const {
     if (t.dtype != act_)
       fail("cuda backend: {}: {} is {}, the activation dtype is {}", op, what, dtype_name(t.dtype),
@@ -530,7 +574,9 @@ class CudaBackendImpl final : public CudaBackend {
   PinnedStaging step_staging_, params_staging_;
   std::shared_ptr<void> step_dev_;
   size_t step_dev_cap_ = 0;
-  Scratch partials_, sample_ws_, params_dev_;
+  Scratch partials_, sample_ws_, params_dev_, ids_dev_;
+  std::vector<GpuSamplingParams> gpu_params_;
+  std::vector<int32_t> host_ids_;
   uint64_t uploads_ = 0, validated_upload_ = ~uint64_t(0);
   const void* validated_kv_ = nullptr;
   const StepInput* last_host_ = nullptr;

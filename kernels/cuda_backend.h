@@ -45,6 +45,7 @@ struct GpuSamplingParams {
 
 class CudaBackend : public Backend {
  public:
+  using Backend::sample;  // the serving op (rows with slots), beside the kernel's own entry
   // ids (I32 [R], this backend's memory) = first index of each row's largest logit.
   virtual void argmax(const Tensor& logits, Tensor& ids) = 0;
   // Per row, the rules of engine/sample/sampler.cc (temperature, top_k, top_p and the draw;

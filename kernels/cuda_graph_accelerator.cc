@@ -40,7 +40,32 @@ class CudaGraphAccelerator : public StepAccelerator {
     model_.forward(step, kv_, logits);
   }
 
+  // The sample op reads the graph's own logits buffer: nothing is copied to the host. The wait
+  // is the graph's event (the next launch restages pinned inputs the copy of this one may still
+  // read), not a copy. Row i of the buffer is sequence i, so only steps whose logit rows are
+  // 0..n-1 (every decode step) take this path.
+  bool forward_device(const StepInput& step, Tensor& logits) override {
+    if (disabled_) return false;
+    for (size_t i = 0; i < step.logit_rows.size(); ++i)
+      if (step.logit_rows[i] != int32_t(i)) return false;
+    graphs_.check_step(step);
+    try {
+      graphs_.launch(step, /*copy_logits=*/false);
+      graphs_.wait(scratch_);
+    } catch (const std::exception& e) {
+      disabled_ = true;
+      std::fprintf(stderr, "ember: warning: CUDA graphs off, decode steps run eagerly (%s)\n",
+                   e.what());
+      logits = model_.forward_logits(step, kv_);
+      return true;
+    }
+    logits = graphs_.device_logits();
+    logits.shape = {int64_t(step.logit_rows.size()), logits.shape.back()};
+    return true;
+  }
+
  private:
+  std::vector<float> scratch_;
   Transformer& model_;
   KvCache& kv_;
   CudaGraphRunner graphs_;

@@ -11,6 +11,7 @@
 #include "engine/core/host_memory.h"
 #include "engine/cpu/cpu_kernels.h"
 #include "engine/dist/communicator.h"
+#include "engine/sample/sample_rows.h"
 
 namespace ember {
 namespace {
@@ -227,6 +228,16 @@ class CpuBackend final : public Backend {
   void encoder_attention(const Tensor& qkv, const StepTensors& step, const AttnShape& a,
                          const Tensor* rel_bias, Tensor& out) override {
     cpu::encoder_attention(ctx_, qkv, step, a, rel_bias, out);
+  }
+  // The logits are already host memory: no copy, and the rows go to the backend's own threads.
+  void sample(const Tensor& logits, std::span<const RowSampling> rows, SamplerSlots& slots,
+              std::span<SampledRow> out) override {
+    if (logits.dtype != DType::F32 || logits.shape.size() != 2)
+      fail("cpu sample: logits must be F32 [rows, vocab]");
+    sample_rows(static_cast<const float*>(logits.data), logits.shape[0], int(logits.shape[1]),
+                rows, slots, out, [this](int64_t n, const std::function<void(int64_t)>& fn) {
+                  pool_.run(n, fn);
+                });
   }
 
  private:

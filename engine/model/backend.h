@@ -15,10 +15,12 @@
 
 #include "engine/model/step.h"
 #include "engine/model/tensor.h"
+#include "engine/sample/row_sampling.h"
 
 namespace ember {
 
 class Communicator;  // engine/dist/communicator.h
+class SamplerSlots;  // engine/sample/sampler_slots.h
 
 struct AttnShape {
   int n_heads = 0, n_kv_heads = 0, head_dim = 0;
@@ -98,6 +100,14 @@ class Backend {
   Communicator* communicator() const { return comm_; }
   // out[i] = x[logit_rows[i]]
   virtual void gather_rows(const Tensor& x, const StepTensors& step, Tensor& out) = 0;
+  // The draw of each row (engine/sample/row_sampling.h) from `logits` (F32 [R, vocab], as
+  // Transformer::forward_device leaves it), with the logprobs it asks for, every transform of
+  // engine/sample/sampler.h and the same Philox stream on every backend; each draw is appended
+  // to its slot. Only the results leave the device. A row whose draw fails gets its error and
+  // id -1; the others are drawn. The default downloads the logits and samples on the host.
+  virtual void sample(const Tensor& logits, std::span<const RowSampling> rows,
+                      SamplerSlots& slots, std::span<SampledRow> out);
+
   // Copy-on-write of shared KV blocks (n > 1 completions): for each (src, dst) pair, block dst
   // of every layer's K and V pool becomes a copy of block src. Pairs are applied in order; a
   // bad block id fails before anything is copied.

@@ -2,6 +2,7 @@
 // One forward step over a batch of sequences, each contributing a chunk of new tokens
 // (a prefill chunk, or one token when decoding), with its paged KV block table.
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "engine/model/tensor.h"
@@ -26,6 +27,8 @@ struct StepInput {
   // KV slots derived from the block table; optionally asks for the logits of its last token.
   void add_sequence(const std::vector<int32_t>& ids, int start_pos,
                     const std::vector<int32_t>& block_table, int block_size, bool want_logits);
+  void add_sequence(std::span<const int32_t> ids, int start_pos,
+                    std::span<const int32_t> block_table, int block_size, bool want_logits);
 };
 
 // The step as the backend's ops read it. Host-side fields are always valid; the tensors hold

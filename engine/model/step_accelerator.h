@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/model/step.h"
+#include "engine/model/tensor.h"
 
 namespace ember {
 
@@ -22,6 +23,14 @@ class StepAccelerator {
   // ModelRunner::forward's contract: writes the step's K/V and the fp32 logits of
   // step.logit_rows ([rows, vocab]) to `logits`.
   virtual void forward(const StepInput& step, std::vector<float>& logits) = 0;
+  // As forward(), but leaves the logits on the device: `logits` gets the [rows, vocab] fp32
+  // logits of step.logit_rows in backend memory, valid until the next step. False when this
+  // accelerator cannot (the runner then calls forward()).
+  virtual bool forward_device(const StepInput& step, Tensor& logits) {
+    (void)step;
+    (void)logits;
+    return false;
+  }
 };
 
 // What a factory is given. model, backend and kv outlive the accelerator. pad_block is a KV

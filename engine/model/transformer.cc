@@ -115,6 +115,11 @@ void Transformer::forward(const StepInput& step, KvCache& kv, std::vector<float>
   if (R > 0) backend_.download(out, logits.data());
 }
 
+Tensor Transformer::forward_logits(const StepInput& step, KvCache& kv) {
+  const StepTensors st = backend_.upload_step(step);
+  return forward_device(st, kv);
+}
+
 Tensor Transformer::forward_device(const StepTensors& st, KvCache& kv) {
   const int64_t T = st.num_tokens, R = int64_t(st.host->logit_rows.size());
   reserve(T, R);

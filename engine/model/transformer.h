@@ -31,6 +31,10 @@ class Transformer {
   // ([rows, vocab], row-major, host memory).
   void forward(const StepInput& step, KvCache& kv, std::vector<float>& logits);
 
+  // forward() without the download: the fp32 logits of step.logit_rows, [R, vocab] in backend
+  // memory (valid until the next step), for the backend's sample op.
+  Tensor forward_logits(const StepInput& step, KvCache& kv);
+
   // The device half of forward(): the step's tensors are already on the backend (upload_step,
   // or static buffers a CUDA graph replays); returns the fp32 logits of the step's logit rows,
   // [R, vocab] in backend memory (a scratch buffer, valid until the next step). Launches work

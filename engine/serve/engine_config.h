@@ -17,6 +17,10 @@ struct EngineConfig {
   // A request with a deadline is ended once now + margin + (estimated step time) passes it.
   std::chrono::milliseconds deadline_margin{50};
   double step_time_ema_alpha = 0.2;  // weight of the newest step in the moving average
+  // Build step N+1 while the runner runs step N (a worker thread runs the steps; a decode's
+  // input token is then the draw of the step before, read where the draws are). Tokens are the
+  // same either way; off, every step finishes before the next is built.
+  bool async_scheduling = false;
   // Where "now" comes from; tests substitute a simulated clock.
   std::function<Clock::time_point()> now = [] { return Clock::now(); };
 };

@@ -1,14 +1,17 @@
 #pragma once
-// The scheduler's view of a model: run one batched step (engine/model/step.h) and copy KV
-// blocks. The runner owns the KV pools; the scheduler owns which block belongs to whom. Tests
-// put a small deterministic model behind this; transformer_runner.h puts the Transformer.
+// The scheduler's view of a model: run one step (engine/serve/step_plan.h) and return the
+// sampled ids. The runner owns the KV pools and the sampler slots (the per-sequence history the
+// draw reads); the scheduler owns which block and which slot belongs to whom. Tests put a small
+// deterministic model behind this; transformer_runner.h puts the Transformer.
 #include <cstdint>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "engine/model/step.h"
+#include "engine/sample/sampler_slots.h"
 #include "engine/serve/kv_block_manager.h"
+#include "engine/serve/step_plan.h"
 
 namespace ember {
 
@@ -28,6 +31,24 @@ class ModelRunner {
   // `logits` ([rows, vocab], row-major). Must be batch-invariant: a row's logits may not depend
   // on the other sequences of the step.
   virtual void forward(const StepInput& step, std::vector<float>& logits) = 0;
+
+  // One whole step: the slot operations, the pending tokens, the KV copies, the forward pass
+  // and the draws (out: one per plan.rows). Steps run one at a time, in the order given; a
+  // failure throws. The default runs forward() into host logits and the host sampler; a runner
+  // whose logits live on a device overrides it to draw there.
+  virtual void run(StepPlan& plan, std::vector<SampledRow>& out);
+
+  const SamplerSlots& sampler_slots() const { return slots_; }
+
+ protected:
+  // The part every run() starts with: slot inits and forks, then the pending input tokens
+  // filled in from their slots' last draws.
+  void begin_step(StepPlan& plan);
+
+  SamplerSlots slots_;
+
+ private:
+  std::vector<float> logits_;  // the default run()'s host logits, reused
 };
 
 }  // namespace ember

@@ -5,6 +5,7 @@
 
 #include "engine/core/error.h"
 #include "engine/model/dummy_weights.h"
+#include "engine/sample/sample_rows.h"
 
 namespace ember {
 
@@ -155,6 +156,27 @@ void TransformerRunner::forward(const StepInput& step, std::vector<float>& logit
   }
   model_.model->forward(step, kv_, logits);
   ++eager_steps_;
+}
+
+void TransformerRunner::run(StepPlan& plan, std::vector<SampledRow>& out) {
+  begin_step(plan);
+  copy_blocks(plan.copies);
+  out.resize(plan.rows.size());
+  const StepInput& step = plan.input;
+  Tensor logits;
+  if (accel_ && accel_->accepts(step)) {
+    ++accelerated_steps_;
+    if (!accel_->forward_device(step, logits)) {
+      accel_->forward(step, host_logits_);
+      const int64_t rows = int64_t(step.logit_rows.size());
+      sample_rows(host_logits_.data(), rows, vocab_size(), plan.rows, slots_, out);
+      return;
+    }
+  } else {
+    ++eager_steps_;
+    logits = model_.model->forward_logits(step, kv_);
+  }
+  backend_->sample(logits, plan.rows, slots_, out);
 }
 
 }  // namespace ember

@@ -87,6 +87,8 @@ class TransformerRunner : public ModelRunner {
   int kv_block_size() const override { return kv_.spec.block_size; }
   void copy_blocks(std::span<const BlockCopy> copies) override;
   void forward(const StepInput& step, std::vector<float>& logits) override;
+  // The logits stay on the backend, which draws there (Backend::sample).
+  void run(StepPlan& plan, std::vector<SampledRow>& out) override;
 
   // The whole model's config (a rank's own shapes: model().config()).
   const ModelConfig& config() const { return model_.cfg; }
@@ -113,6 +115,7 @@ class TransformerRunner : public ModelRunner {
   std::unique_ptr<StepAccelerator> accel_;
   int64_t accelerated_steps_ = 0, eager_steps_ = 0;
   std::vector<std::pair<int32_t, int32_t>> pairs_;  // copy_blocks' staging, reused across steps
+  std::vector<float> host_logits_;  // an accelerator without a device path returns them here
 };
 
 }  // namespace ember

@@ -1,10 +1,10 @@
-// GPU token selection against the serve sampler (engine/serve/sampler.h) on the same logits:
+// GPU token selection against the serve sampler (engine/sample/sampler.h) on the same logits:
 // argmax ids and sampled ids must be exactly equal. Skips without a GPU.
 #include <algorithm>
 #include <random>
 
 #include "engine/core/error.h"
-#include "engine/serve/sampler.h"
+#include "engine/sample/sampler.h"
 #include "tests/kernels/gpu_test_util.h"
 
 namespace ember {

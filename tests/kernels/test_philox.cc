@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "engine/serve/philox.h"
+#include "engine/sample/philox.h"
 
 namespace ember {
 namespace {

@@ -14,7 +14,7 @@
 #include "engine/cpu/cpu_backend.h"
 #include "engine/cpu/cpu_simd.h"
 #include "engine/cpu/thread_pool.h"
-#include "engine/cpu/vector_exp.h"
+#include "engine/sample/vector_exp.h"
 
 namespace ember {
 namespace {

@@ -21,7 +21,7 @@
 #include "engine/model/random_model.h"
 #include "engine/model/transformer.h"
 #include "engine/model/weights.h"
-#include "engine/serve/logprobs.h"
+#include "engine/sample/logprobs.h"
 #include "tests/test_support.h"
 
 namespace ember {

@@ -3,7 +3,7 @@
 // from the fake model, without any batching, paging or caching.
 #include <algorithm>
 
-#include "engine/serve/sampler.h"
+#include "engine/sample/sampler.h"
 #include "engine/serve/scheduler.h"
 #include "tests/serve/fake_model.h"
 

@@ -1,7 +1,7 @@
 // Log-probabilities as the engine reports them: RowLogprobs against a float64 log-softmax, its
 // top-k selection against a full sort, and the engine's per-token entries (raw and processed)
 // against the fake model's logits; min_tokens' masking.
-#include "engine/serve/logprobs.h"
+#include "engine/sample/logprobs.h"
 
 #include <algorithm>
 #include <cmath>
@@ -11,7 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/serve/engine.h"
-#include "engine/serve/sampler.h"
+#include "engine/sample/sampler.h"
 #include "tests/serve/serve_test_util.h"
 
 namespace ember {

@@ -1,4 +1,4 @@
-#include "engine/serve/philox.h"
+#include "engine/sample/philox.h"
 
 #include <set>
 

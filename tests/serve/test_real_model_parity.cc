@@ -23,7 +23,7 @@
 #include "engine/model/transformer.h"
 #include "engine/model/weights.h"
 #include "engine/serve/chat_codec.h"
-#include "engine/serve/logprobs.h"
+#include "engine/sample/logprobs.h"
 #include "tests/test_support.h"
 
 namespace ember {

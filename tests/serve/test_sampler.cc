@@ -1,4 +1,4 @@
-#include "engine/serve/sampler.h"
+#include "engine/sample/sampler.h"
 
 #include <algorithm>
 #include <cmath>
@@ -10,7 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/core/error.h"
-#include "engine/serve/philox.h"
+#include "engine/sample/philox.h"
 
 namespace ember {
 namespace {
