@@ -1,10 +1,13 @@
 // GPU token selection against the serve sampler (engine/sample/sampler.h) on the same logits:
 // argmax ids and sampled ids must be exactly equal. Skips without a GPU.
 #include <algorithm>
+#include <array>
 #include <random>
 
 #include "engine/core/error.h"
+#include "engine/cpu/cpu_backend.h"
 #include "engine/sample/sampler.h"
+#include "engine/sample/sampler_slots.h"
 #include "tests/kernels/gpu_test_util.h"
 
 namespace ember {
@@ -133,6 +136,50 @@ TEST(CudaSampling, DrawDependsOnlyOnSeedAndStep) {
   auto s = get_ids(*gpu, ids32);
   std::sort(s.begin(), s.end());
   EXPECT_GT(std::unique(s.begin(), s.end()) - s.begin(), 20);
+}
+
+// The serving op (Backend::sample with slots): the GPU's draws equal the CPU backend's on the
+// same logits, for a step the kernel covers (temperature, top_k, top_p; drawn on the device)
+// and for one it does not (penalties over the slot's history, logprobs, n > 1 rows sharing a
+// logit row; the host fallback). Both leave the same histories in their slots.
+TEST(CudaSampling, SampleOpMatchesTheCpuBackendsOp) {
+  EMBER_REQUIRE_GPU();
+  const uint32_t seed = test::fresh_seed();
+  SCOPED_TRACE(seed);
+  std::mt19937_64 g(seed);
+  auto gpu = test::make_gpu(DType::BF16);
+  auto cpu = make_cpu_backend(2);
+  const int vocab = 151936, rows = 24;
+  std::mt19937 gf{uint32_t(g())};
+  const auto logits = rand_bf16(size_t(rows) * vocab, gf, 2.f);
+  for (bool kernel_covers : {true, false}) {
+    SCOPED_TRACE(kernel_covers ? "on the device" : "host fallback");
+    std::vector<SamplingParams> params(static_cast<size_t>(rows));
+    std::vector<RowSampling> plan(static_cast<size_t>(rows));
+    SamplerSlots gpu_slots, cpu_slots;
+    for (int r = 0; r < rows; ++r) {
+      SamplingParams& p = params[size_t(r)];
+      p.temperature = std::array<float, 3>{0.f, 0.7f, 1.f}[g() % 3];
+      p.top_k = std::array<int, 3>{0, 5, 50}[g() % 3];
+      p.top_p = std::array<float, 3>{1.f, 0.9f, 0.5f}[g() % 3];
+      if (!kernel_covers && r % 2 == 0) p.repetition_penalty = 1.3f, p.logprobs = 5;
+      const SlotInit init{r, {int32_t(g() % vocab), int32_t(g() % vocab)}, 1};
+      gpu_slots.init(init);
+      cpu_slots.init(init);
+      plan[size_t(r)] = RowSampling{r, r, &p, g(), uint32_t(g() % 3), {}};
+      if (!kernel_covers && r == rows - 1) plan[size_t(r)].logit_row = 0;  // shares row 0
+    }
+    Tensor lg_gpu = put(*gpu, logits, DType::F32, {rows, vocab});
+    Tensor lg_cpu = cpu->upload(logits.data(), DType::F32, {rows, vocab}, false);
+    std::vector<SampledRow> got(static_cast<size_t>(rows)), want(static_cast<size_t>(rows));
+    gpu->sample(lg_gpu, plan, gpu_slots, got);
+    cpu->sample(lg_cpu, plan, cpu_slots, want);
+    for (int r = 0; r < rows; ++r) {
+      EXPECT_EQ(got[size_t(r)].id, want[size_t(r)].id) << "row " << r;
+      EXPECT_EQ(got[size_t(r)].logprobs.has_value(), want[size_t(r)].logprobs.has_value());
+      EXPECT_EQ(gpu_slots.last(r), cpu_slots.last(r)) << "row " << r;
+    }
+  }
 }
 
 }  // namespace
