@@ -35,9 +35,11 @@ struct BenchArgs {
   int requests = 64, max_tokens = 128;
   int max_prompt_tokens = 1024, max_batched_tokens = 512, block_size = 16;
   double kv_cache_gb = 0;
-  float temperature = 0.8f;
+  float temperature = 0.8f, top_p = 1.f;
+  int top_k = 0, logprobs = -1;
   uint64_t seed = 1;
   bool ignore_eos = false;
+  std::string async_scheduling = "on";
 };
 
 std::vector<std::string> load_prompts(const std::string& path, size_t want) {
@@ -94,12 +96,16 @@ LevelResult run_level(const BenchArgs& a, int concurrency,
   EngineConfig cfg;
   cfg.max_num_seqs = std::max(concurrency, 1);
   cfg.max_batched_tokens = a.max_batched_tokens;
+  cfg.async_scheduling = a.async_scheduling == "on";
   Engine engine(runner, cfg, codec);
   auto make_request = [&](int i) {
     ChatRequest r;
     r.prompt_ids = prompts[size_t(i)];
     r.sampling.max_tokens = a.max_tokens;
     r.sampling.temperature = a.temperature;
+    r.sampling.top_p = a.top_p;
+    r.sampling.top_k = a.top_k;
+    r.sampling.logprobs = a.logprobs;
     r.sampling.seed = a.seed + uint64_t(i);
     r.sampling.ignore_eos = a.ignore_eos;
     return r;
@@ -263,14 +269,17 @@ void run_bench(const BenchArgs& a) {
           "\"gpu_memory_fraction\": {}, \"kv_cache_gb\": {}, \"kv_cache_dtype\": {}, "
           "\"tensor_parallel\": {}, \"seed\": {}, \"prompts\": {}, "
           "\"concurrency\": {}, \"requests\": {}, \"max_tokens\": {}, \"max_prompt_tokens\": {}, "
-          "\"temperature\": {}, \"ignore_eos\": {}, \"max_batched_tokens\": {}, \"block_size\": {}",
+          "\"temperature\": {}, \"top_p\": {}, \"top_k\": {}, \"logprobs\": {}, "
+          "\"async_scheduling\": {}, \"ignore_eos\": {}, \"max_batched_tokens\": {}, "
+          "\"block_size\": {}",
           json::quote(a.model.empty() ? dummy_config : a.model),
           a.model.empty() ? json::quote(a.dummy_weights) : "null", json::quote(tok_dir),
           json::quote(runner->name()), json::quote(a.backend.name), a.backend.threads,
           a.backend.gpu_memory_fraction, a.kv_cache_gb, json::quote(a.backend.kv_cache_dtype),
           a.backend.tensor_parallel, a.seed, json::quote(a.prompts),
-          r.concurrency, a.requests, a.max_tokens, a.max_prompt_tokens, a.temperature,
-          a.ignore_eos, a.max_batched_tokens, a.block_size);
+          r.concurrency, a.requests, a.max_tokens, a.max_prompt_tokens, a.temperature, a.top_p,
+          a.top_k, a.logprobs, a.async_scheduling == "on", a.ignore_eos, a.max_batched_tokens,
+          a.block_size);
       return fmt::format(
           "{{{}, \"kv_cache_blocks\": {}, "
           "\"duration_s\": {:.4f}, \"prompt_tokens\": {}, \"output_tokens\": {}, "
@@ -328,6 +337,20 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--max-batched-tokens", a->max_batched_tokens, "Token budget of one step")
       ->capture_default_str();
   cmd->add_option("--temperature", a->temperature, "Sampling temperature")->capture_default_str();
+  cmd->add_option("--top-p", a->top_p, "Nucleus sampling mass")->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--top-k", a->top_k, "Draw from the k most likely tokens (0: all)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--logprobs", a->logprobs,
+                  "Log-probabilities of each token and this many alternatives (-1: none), as "
+                  "validators ask for them")
+      ->capture_default_str()
+      ->check(CLI::Range(-1, 20));
+  cmd->add_option("--async-scheduling", a->async_scheduling,
+                  "Build each step while the one before runs (off: one step at a time)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"on", "off"}));
   cmd->add_option("--seed", a->seed, "Request i uses seed + i")->capture_default_str();
   cmd->add_flag("--ignore-eos", a->ignore_eos, "Always generate --max-tokens tokens");
   cmd->callback([a] {

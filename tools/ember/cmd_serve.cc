@@ -68,6 +68,7 @@ struct ServeArgs {
   bool require_permit = false;
   BackendChoice backend;
   int io_threads = 1, workers = 64, max_connections = 1024, max_batch = 256;
+  std::string async_scheduling = "on";
   double kv_cache_gb = 0;
   std::string api_key;
   // Who may call /v1/* ("" = default_v1_access) and the tasks /availability claims.
@@ -208,6 +209,7 @@ void run_serve(ServeArgs a) {
   EngineConfig ec;
   ec.max_num_seqs = a.max_batch;
   ec.deadline_margin = engine_margin;
+  ec.async_scheduling = a.async_scheduling == "on";
   ro.limits_from(ec);  // activations sized once (CUDA graphs)
   auto runner = open_runner(a.backend, model_dir, ro).runner;
   const int kv_blocks = runner->num_kv_blocks(), block_size = runner->kv_block_size();
@@ -382,6 +384,10 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--max-batch,--max-num-seqs", a->max_batch, "Sequences in one engine step")
       ->capture_default_str()
       ->check(CLI::Range(1, 65536));
+  cmd->add_option("--async-scheduling", a->async_scheduling,
+                  "Build each engine step while the one before runs (off: one step at a time)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"on", "off"}));
   cmd->add_option("--api-key", a->api_key, "Bearer key for /v1/* (see --v1-access; default: none)");
   cmd->add_option("--v1-access", a->v1_access,
                   "Who may call /v1/*: epistula (validators' signed requests), api-key (Bearer --api-key), "

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "engine/serve/engine.h"
-#include "engine/serve/sampling_params.h"
+#include "engine/sample/sampling_params.h"
 #include "net/completion_service.h"
 
 namespace ember::cli {

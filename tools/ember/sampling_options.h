@@ -3,7 +3,7 @@
 // one name and one help text everywhere.
 #include <CLI/CLI.hpp>
 
-#include "engine/serve/sampling_params.h"
+#include "engine/sample/sampling_params.h"
 
 namespace ember::cli {
 
