@@ -5,8 +5,8 @@
 #include <cmath>
 #include <vector>
 
-#include "engine/serve/logprobs.h"
-#include "engine/serve/sampler.h"
+#include "engine/sample/logprobs.h"
+#include "engine/sample/sampler.h"
 
 namespace ember {
 namespace {

@@ -27,8 +27,10 @@ struct StepInput {
   // KV slots derived from the block table; optionally asks for the logits of its last token.
   void add_sequence(const std::vector<int32_t>& ids, int start_pos,
                     const std::vector<int32_t>& block_table, int block_size, bool want_logits);
+  // `table_storage`: a vector whose capacity the sequence's copy of the block table reuses.
   void add_sequence(std::span<const int32_t> ids, int start_pos,
-                    std::span<const int32_t> block_table, int block_size, bool want_logits);
+                    std::span<const int32_t> block_table, int block_size, bool want_logits,
+                    std::vector<int32_t> table_storage = {});
 };
 
 // The step as the backend's ops read it. Host-side fields are always valid; the tensors hold

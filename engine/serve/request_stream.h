@@ -39,6 +39,14 @@ class RequestStream {
     events_.pop_front();
     return e;
   }
+  // The next event if one is queued, without waiting (no system call when there is none).
+  std::optional<StreamEvent> try_pop() {
+    std::lock_guard lock(mu_);
+    if (events_.empty()) return std::nullopt;
+    StreamEvent e = std::move(events_.front());
+    events_.pop_front();
+    return e;
+  }
   bool drained() const {
     std::lock_guard lock(mu_);
     return open_ == 0 && events_.empty();

@@ -221,7 +221,9 @@ bool Scheduler::build_and_submit() {
   };
 
   // Decodes first: they are the latency users see.
-  const std::vector<Sequence*> snapshot = running_;
+  // A copy: preemption edits running_ as the loops go. Reused, like the plan, step after step.
+  snapshot_.assign(running_.begin(), running_.end());
+  const std::vector<Sequence*>& snapshot = snapshot_;
   for (Sequence* s : snapshot) {
     if (!room()) break;
     if (s->finished || !s->has_blocks || s->length() - s->computed != 1 || will_end(s)) continue;
@@ -274,7 +276,7 @@ bool Scheduler::build_and_submit() {
     const int first_pending = plan.input.num_tokens() + known;
     // The chunk: known tokens, then (a decode behind a draw in flight) the pending one.
     plan.input.add_sequence(std::span<const int32_t>(s.tokens).subspan(size_t(s.computed), size_t(known)),
-                            s.computed, kv_.table(s.id), kv_.block_size(), false);
+                            s.computed, kv_.table(s.id), kv_.block_size(), false, plan.spare_table());
     if (known < chunk) {
       const int pos = s.computed + known;
       const auto& table = kv_.table(s.id);
@@ -293,22 +295,23 @@ bool Scheduler::build_and_submit() {
     if (!batch[i].wants_logits) continue;
     const int32_t row = int32_t(plan.input.logit_rows.size()) - 1;
     Request& r = *s.req;
-    std::vector<Sequence*> drawers{&s};
+    const auto draw = [&](Sequence& d) {
+      plan.rows.push_back(RowSampling{row, d.slot, &r.p.sampling, r.p.seed, uint32_t(d.index),
+                                      r.min_tokens_mask});
+      f.drawn.push_back(&d);
+      ++d.pending;
+      ++r.in_flight;
+    };
     if (!r.forked) {
       r.forked = true;
       if (r.p.sampling.n > 1) {
+        // The prompt's one row is drawn n times, once per completion (the parent included).
         fork(s, f);
-        drawers.clear();
-        for (auto& c : r.seqs) drawers.push_back(c.get());
+        for (auto& c : r.seqs) draw(*c);
+        continue;
       }
     }
-    for (Sequence* d : drawers) {
-      plan.rows.push_back(RowSampling{row, d->slot, &r.p.sampling, r.p.seed, uint32_t(d->index),
-                                      r.min_tokens_mask});
-      f.drawn.push_back(d);
-      ++d->pending;
-      ++r.in_flight;
-    }
+    draw(s);
   }
   ++stats_.steps;
   pipeline_.submit(&f.plan, &f.outcome);

@@ -130,6 +130,7 @@ class Scheduler {
   double step_ema_s_ = 0;
   EngineStats stats_;
   std::vector<int32_t> free_slots_;
+  std::vector<Sequence*> snapshot_;
   int32_t next_slot_ = 0;
   std::deque<std::unique_ptr<Flight>> flights_;  // in flight, oldest first
   std::vector<std::unique_ptr<Flight>> spare_;   // landed, reused

@@ -27,8 +27,10 @@ struct StepPlan {
   std::vector<PendingToken> pending;
   std::vector<RowSampling> rows;  // the draws, after the forward pass
 
-  // Empties every list and keeps its capacity (a plan is reused step after step).
+  // Empties every list and keeps its capacity (a plan is reused step after step), the block
+  // tables' included: they wait in spare_tables for the next step's sequences.
   void clear() {
+    for (auto& s : input.seqs) spare_tables.push_back(std::move(s.block_table));
     input.tokens.clear();
     input.positions.clear();
     input.slot_mapping.clear();
@@ -40,6 +42,14 @@ struct StepPlan {
     pending.clear();
     rows.clear();
   }
+  // A block table's storage from an earlier step (empty when there is none).
+  std::vector<int32_t> spare_table() {
+    if (spare_tables.empty()) return {};
+    std::vector<int32_t> t = std::move(spare_tables.back());
+    spare_tables.pop_back();
+    return t;
+  }
+  std::vector<std::vector<int32_t>> spare_tables;
 };
 
 struct StepOutcome {
