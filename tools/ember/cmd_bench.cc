@@ -83,7 +83,7 @@ struct LevelResult {
   int64_t in_tokens = 0, out_tokens = 0, preemptions = 0;
   int kv_blocks_total = 0;
   int64_t steps = 0;       // engine steps (forward passes) in the timed part
-  double forward_s = 0;    // time inside them; the rest is scheduling, sampling, streaming
+  double forward_s = 0;    // time in the runner (forward pass and draws); the rest is the host's
   Percentiles ttft, itl;
 };
 
@@ -190,7 +190,7 @@ void print_level(const BenchArgs& a, const LevelResult& r) {
   std::printf("KV cache         peak %.1f%% of %d blocks of %d tokens; %lld preemptions\n",
               100 * r.kv_peak, r.kv_blocks_total, a.block_size, (long long)r.preemptions);
   std::printf("prefix cache     %.1f%% of prompt tokens reused\n", 100 * r.hit_rate);
-  std::printf("engine           %lld steps, %.1f ms each in the model, %.0f%% of the run\n",
+  std::printf("engine           %lld steps, %.1f ms each in the runner (forward and draws), %.0f%% of the run\n",
               (long long)r.steps, r.steps ? 1e3 * r.forward_s / double(r.steps) : 0.0,
               r.secs > 0 ? 100 * r.forward_s / r.secs : 0.0);
   std::fflush(stdout);
