@@ -447,39 +447,68 @@ class CudaBackendImpl final : public CudaBackend {
                  ids.as<int32_t>(), stream_);
   }
 
-  // The serving op: rows the kernel covers (temperature, top_k, top_p; one row per logit row
-  // in order) are drawn on the device and only their ids come back. Any other step (penalties,
-  // bias, min_p, typical, XTC, target entropy, an active min_tokens mask, logprobs, n > 1 rows
-  // sharing a logit row) samples on the host from downloaded logits (Backend's default).
-  // TODO(gpu): penalties and top-k logprobs as kernels, then no step downloads its logits.
+  // The serving op: rows the kernels cover (temperature, top_k, top_p; raw logprobs with up
+  // to 20 alternatives; one row per logit row, in order) are drawn on the device and only their
+  // ids and logprobs come back, in one copy. Any other step (penalties, bias, min_p, typical,
+  // XTC, target entropy, an active min_tokens mask, processed logprobs, n > 1 rows sharing a
+  // logit row) samples on the host from downloaded logits (Backend's default).
+  // TODO(gpu): penalties over the slots' histories as a kernel, then no step downloads logits.
   void sample(const Tensor& logits, std::span<const RowSampling> rows, SamplerSlots& slots,
               std::span<SampledRow> out) override {
-    bool on_device = logits.dtype == DType::F32 && int64_t(rows.size()) == logits.rows();
-    for (size_t i = 0; on_device && i < rows.size(); ++i)
+    bool on_device = logits.dtype == DType::F32 && int64_t(rows.size()) == logits.rows() &&
+                     out.size() == rows.size();
+    int k = -1;  // the most alternatives any row asks for; -1: no logprobs
+    for (size_t i = 0; on_device && i < rows.size(); ++i) {
       on_device = rows[i].logit_row == int32_t(i) && rows[i].params &&
                   kernel_covers(*rows[i].params, slots.output(rows[i].slot).size());
+      if (on_device) k = std::max(k, rows[i].params->logprobs);
+    }
     if (!on_device) {
       Backend::sample(logits, rows, slots, out);
       return;
     }
-    gpu_params_.resize(rows.size());
-    for (size_t i = 0; i < rows.size(); ++i) {
+    const size_t R = rows.size(), K = size_t(std::max(k, 0));
+    gpu_params_.resize(R);
+    for (size_t i = 0; i < R; ++i) {
       const SamplingParams& p = *rows[i].params;
       gpu_params_[i] = GpuSamplingParams{p.temperature, p.top_k, p.top_p, rows[i].seed,
                                          uint64_t(slots.output(rows[i].slot).size()),
                                          rows[i].index};
     }
+    // One buffer, one copy back: ids [R], then (with logprobs) chosen [R], top ids [R, K] and
+    // top logprobs [R, K], all 4-byte words.
+    const size_t words = R + (k >= 0 ? R + 2 * R * K : 0);
+    auto* dev = static_cast<int32_t*>(ids_dev_.get(words * sizeof(int32_t)));
     Tensor ids;
     ids.dtype = DType::I32;
-    ids.shape = {int64_t(rows.size())};
-    ids.data = ids_dev_.get(rows.size() * sizeof(int32_t));
+    ids.shape = {int64_t(R)};
+    ids.data = dev;
     sample(logits, gpu_params_, ids);
-    host_ids_.resize(rows.size());
-    download(ids, host_ids_.data());
-    for (size_t i = 0; i < rows.size(); ++i) {
+    if (k >= 0)
+      cuda::top_logprobs(logits.as<float>(), int(R), int(logits.cols()), dev, int(K),
+                         reinterpret_cast<float*>(dev + R), dev + 2 * R,
+                         reinterpret_cast<float*>(dev + 2 * R + R * K), stream_);
+    host_words_.resize(words);
+    EMBER_CUDA_CHECK(cudaMemcpyAsync(host_words_.data(), dev, words * sizeof(int32_t),
+                                     cudaMemcpyDeviceToHost, stream_));
+    EMBER_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    const int64_t vocab = logits.cols();
+    for (size_t i = 0; i < R; ++i) {
       out[i] = SampledRow{};
-      out[i].id = host_ids_[i];
-      slots.append(rows[i].slot, host_ids_[i]);
+      out[i].id = host_words_[i];
+      slots.append(rows[i].slot, out[i].id);
+      const int want = rows[i].params->logprobs;
+      if (want < 0) continue;
+      TokenLogprobs lp;
+      std::memcpy(&lp.logprob, &host_words_[R + i], sizeof(float));
+      const size_t n = size_t(std::min<int64_t>(want, vocab));
+      for (size_t j = 0; j < n; ++j) {
+        const int32_t id = host_words_[2 * R + i * K + j];
+        float v;
+        std::memcpy(&v, &host_words_[2 * R + R * K + i * K + j], sizeof(float));
+        if (id >= 0) lp.top.emplace_back(id, v);
+      }
+      out[i].logprobs = std::move(lp);
     }
   }
 
@@ -487,7 +516,9 @@ class CudaBackendImpl final : public CudaBackend {
   static bool kernel_covers(const SamplingParams& p, size_t generated) {
     return p.logit_bias.empty() && p.repetition_penalty == 1.f && p.presence_penalty == 0.f &&
            p.frequency_penalty == 0.f && p.target_entropy <= 0.f && p.min_p <= 0.f &&
-           p.typical_p >= 1.f && p.xtc_probability <= 0.f && p.logprobs < 0 &&
+           p.typical_p >= 1.f && p.xtc_probability <= 0.f &&
+           p.logprobs <= cuda::kMaxTopLogprobs &&
+           (p.logprobs < 0 || p.logprobs_mode == SamplingParams::LogprobsMode::Raw) &&
            generated >= size_t(std::max(p.min_tokens, 0));
   }
 
@@ -576,7 +607,7 @@ class CudaBackendImpl final : public CudaBackend {
   size_t step_dev_cap_ = 0;
   Scratch partials_, sample_ws_, params_dev_, ids_dev_;
   std::vector<GpuSamplingParams> gpu_params_;
-  std::vector<int32_t> host_ids_;
+  std::vector<int32_t> host_words_;
   uint64_t uploads_ = 0, validated_upload_ = ~uint64_t(0);
   const void* validated_kv_ = nullptr;
   const StepInput* last_host_ = nullptr;

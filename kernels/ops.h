@@ -106,4 +106,13 @@ size_t sample_workspace_bytes(int rows, int vocab);
 void sample(const void* logits, int dtype, int rows, int vocab, const SampleRowParams* params,
             void* workspace, size_t workspace_bytes, int32_t* ids, cudaStream_t s);
 
+// logprobs.cu -------------------------------------------------------------------------------
+constexpr int kMaxTopLogprobs = 20;
+// Per row of fp32 logits [rows, vocab], as engine/sample/logprobs.cc's RowLogprobs at
+// temperature 1: chosen[r] = the logprob of ids[r]; top_ids / top_lp [rows, k] = the k most
+// likely ids (NaN logits left out; ties by ascending id) and their logprobs, -1 / -inf past
+// the row's end. k in [0, kMaxTopLogprobs].
+void top_logprobs(const float* logits, int rows, int vocab, const int32_t* ids, int k,
+                  float* chosen, int32_t* top_ids, float* top_lp, cudaStream_t s);
+
 }  // namespace ember::cuda

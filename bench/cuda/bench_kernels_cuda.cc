@@ -264,6 +264,14 @@ struct Bench {
       }, 10);
       record({"sample", ms.name, "sample top_p=0.95 R=" + std::to_string(rows), rows, 0, t,
               double(lg.bytes), 0});
+      // The validators' logprobs: three passes over each row (max, the normaliser, the top 20).
+      Buf chosen(size_t(rows) * 4), top_ids(size_t(rows) * 20 * 4), top_lp(size_t(rows) * 20 * 4);
+      t = time_ms([&] {
+        top_logprobs(lg.as<float>(), rows, V, ids.as<int32_t>(), 20, chosen.as<float>(),
+                     top_ids.as<int32_t>(), top_lp.as<float>(), s);
+      });
+      record({"top_logprobs", ms.name, "top_logprobs k=20 R=" + std::to_string(rows), rows, 0, t,
+              3.0 * double(lg.bytes), 0});
     }
   }
 

@@ -1,13 +1,16 @@
 // GPU token selection against the serve sampler (engine/sample/sampler.h) on the same logits:
 // argmax ids and sampled ids must be exactly equal. Skips without a GPU.
 #include <algorithm>
+#include <cmath>
 #include <array>
 #include <random>
 
 #include "engine/core/error.h"
 #include "engine/cpu/cpu_backend.h"
+#include "engine/sample/logprobs.h"
 #include "engine/sample/sampler.h"
 #include "engine/sample/sampler_slots.h"
+#include "kernels/ops.h"
 #include "tests/kernels/gpu_test_util.h"
 
 namespace ember {
@@ -162,6 +165,7 @@ TEST(CudaSampling, SampleOpMatchesTheCpuBackendsOp) {
       p.temperature = std::array<float, 3>{0.f, 0.7f, 1.f}[g() % 3];
       p.top_k = std::array<int, 3>{0, 5, 50}[g() % 3];
       p.top_p = std::array<float, 3>{1.f, 0.9f, 0.5f}[g() % 3];
+      if (r % 3 == 0) p.logprobs = 10;  // raw: on the device too
       if (!kernel_covers && r % 2 == 0) p.repetition_penalty = 1.3f, p.logprobs = 5;
       const SlotInit init{r, {int32_t(g() % vocab), int32_t(g() % vocab)}, 1};
       gpu_slots.init(init);
@@ -176,8 +180,78 @@ TEST(CudaSampling, SampleOpMatchesTheCpuBackendsOp) {
     cpu->sample(lg_cpu, plan, cpu_slots, want);
     for (int r = 0; r < rows; ++r) {
       EXPECT_EQ(got[size_t(r)].id, want[size_t(r)].id) << "row " << r;
-      EXPECT_EQ(got[size_t(r)].logprobs.has_value(), want[size_t(r)].logprobs.has_value());
+      ASSERT_EQ(got[size_t(r)].logprobs.has_value(), want[size_t(r)].logprobs.has_value());
+      if (want[size_t(r)].logprobs) {
+        const auto& a = *got[size_t(r)].logprobs;
+        const auto& b = *want[size_t(r)].logprobs;
+        EXPECT_NEAR(a.logprob, b.logprob, 1e-5) << "row " << r;
+        ASSERT_EQ(a.top.size(), b.top.size()) << "row " << r;
+        for (size_t j = 0; j < a.top.size(); ++j) {
+          EXPECT_EQ(a.top[j].first, b.top[j].first) << "row " << r << " entry " << j;
+          EXPECT_NEAR(a.top[j].second, b.top[j].second, 1e-5) << "row " << r << " entry " << j;
+        }
+      }
       EXPECT_EQ(gpu_slots.last(r), cpu_slots.last(r)) << "row " << r;
+    }
+  }
+}
+
+// The logprobs kernel against RowLogprobs (engine/sample/logprobs.h) on the same rows: the same
+// top ids in the same order (ties from bf16 rounding, NaN left out, -inf kept, a fully masked
+// row), logprobs within 1e-5 (the normaliser's exps differ by ulps between the devices).
+TEST(CudaSampling, TopLogprobsMatchRowLogprobs) {
+  EMBER_REQUIRE_GPU();
+  const uint32_t seed = test::fresh_seed();
+  SCOPED_TRACE(seed);
+  std::mt19937 g(seed);
+  auto gpu = test::make_gpu(DType::BF16);
+  for (int vocab : {7, 1000, 151936}) {
+    const int rows = 6;
+    auto logits = rand_bf16(size_t(rows) * vocab, g, 4.f);
+    std::uniform_int_distribution<int> pick(0, vocab - 1);
+    for (int j = 0; j < 3; ++j) {
+      logits[size_t(pick(g))] = NAN;                      // row 0
+      logits[size_t(vocab) + pick(g)] = -INFINITY;        // row 1
+    }
+    std::fill(logits.begin() + 2 * vocab, logits.begin() + 3 * vocab, -INFINITY);  // row 2
+    std::vector<int32_t> ids(static_cast<size_t>(rows));
+    for (auto& id : ids) id = pick(g);
+    for (int k : {0, 1, 5, 20}) {
+      SCOPED_TRACE("vocab " + std::to_string(vocab) + ", k " + std::to_string(k));
+      Tensor lg = put(*gpu, logits, DType::F32, {rows, vocab});
+      Tensor id_t = gpu->upload(ids.data(), DType::I32, {rows}, false);
+      Tensor chosen = gpu->alloc(DType::F32, {rows});
+      Tensor top_ids = gpu->alloc(DType::I32, {rows, std::max(k, 1)});
+      Tensor top_lp = gpu->alloc(DType::F32, {rows, std::max(k, 1)});
+      cuda::top_logprobs(lg.as<float>(), rows, vocab, id_t.as<int32_t>(), k, chosen.as<float>(),
+                         top_ids.as<int32_t>(), top_lp.as<float>(),
+                         static_cast<cudaStream_t>(gpu->stream_handle()));
+      std::vector<float> c(static_cast<size_t>(rows)), tl(size_t(rows) * std::max(k, 1));
+      std::vector<int32_t> ti(size_t(rows) * std::max(k, 1));
+      gpu->download(chosen, c.data());
+      gpu->download(top_ids, ti.data());
+      gpu->download(top_lp, tl.data());
+      for (int r = 0; r < rows; ++r) {
+        const RowLogprobs want(std::span<const float>(logits.data() + size_t(r) * vocab, size_t(vocab)));
+        const float wc = want.at(ids[size_t(r)]);
+        if (std::isinf(wc))
+          EXPECT_EQ(c[size_t(r)], wc) << "row " << r;
+        else
+          EXPECT_NEAR(c[size_t(r)], wc, 1e-5) << "row " << r;
+        const auto top = want.top(k);
+        for (int j = 0; j < k; ++j) {
+          const size_t at = size_t(r) * k + j;
+          if (size_t(j) >= top.size()) {
+            EXPECT_EQ(ti[at], -1) << "row " << r << " entry " << j;
+            continue;
+          }
+          EXPECT_EQ(ti[at], top[size_t(j)].first) << "row " << r << " entry " << j;
+          if (std::isinf(top[size_t(j)].second))
+            EXPECT_EQ(tl[at], top[size_t(j)].second);
+          else
+            EXPECT_NEAR(tl[at], top[size_t(j)].second, 1e-5) << "row " << r << " entry " << j;
+        }
+      }
     }
   }
 }
