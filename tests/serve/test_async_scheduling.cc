@@ -122,6 +122,48 @@ TEST(AsyncScheduling, SameTokensAsSynchronousAndAsTheReference) {
   EXPECT_EQ(async.stats.generated_tokens, sync.stats.generated_tokens);
 }
 
+// Penalties read the history in the slots: n > 1 completions forked off one prompt, then
+// preempted (the newest sequences go first) and recomputed, must draw as the unbatched
+// reference does, with and without the overlap.
+TEST(AsyncScheduling, PenaltiesSurviveForksAndPreemption) {
+  for (bool async : {false, true}) {
+    SCOPED_TRACE(async ? "async" : "sync");
+    DelayedModel m(48, 12, 4);  // 48 token slots: not enough for A and B's three completions
+    EngineConfig cfg;
+    cfg.async_scheduling = async;
+    cfg.max_batched_tokens = 8;
+    Scheduler s(m, cfg, nullptr);
+    SamplingParams a_sp;
+    a_sp.temperature = 0.8f;
+    a_sp.max_tokens = 14;
+    SamplingParams b_sp = a_sp;
+    b_sp.repetition_penalty = 1.4f;
+    b_sp.presence_penalty = 0.6f;
+    b_sp.frequency_penalty = 0.9f;
+    const auto a_prompt = make_prompt(6, 31, 48), b_prompt = make_prompt(7, 32, 48);
+    auto a = prepared(1, a_prompt, a_sp, 11);
+    auto b = prepared(2, b_prompt, b_sp, 12, 3);
+    auto as = a.stream, bs = b.stream;
+    s.add(std::move(a));
+    s.add(std::move(b));
+    run_to_end(s);
+    EXPECT_GT(s.stats().preemptions, 0);
+    FakeModel ref(48, 64, 4);
+    EXPECT_EQ(test::collect(as).completions.at(0).tokens,
+              reference_tokens(ref, a_prompt, a_sp, 11));
+    const auto res = test::collect(bs);
+    ASSERT_EQ(res.completions.size(), 3u);
+    for (int c = 0; c < 3; ++c)
+      EXPECT_EQ(res.completions[size_t(c)].tokens, reference_tokens(ref, b_prompt, b_sp, 12, c))
+          << "completion " << c;
+    // The penalties changed the draws (else this would test nothing about them).
+    SamplingParams plain = b_sp;
+    plain.repetition_penalty = 1.f, plain.presence_penalty = 0.f, plain.frequency_penalty = 0.f;
+    EXPECT_NE(res.completions[0].tokens, reference_tokens(ref, b_prompt, plain, 12, 0));
+    EXPECT_EQ(s.kv().pool().num_in_use(), 0);
+  }
+}
+
 // A model whose steps wait for the test to open a gate (at most 5 s, then they note that they
 // gave up): a scheduler that waited for the step would only come back after that.
 class GatedModel : public FakeModel {
