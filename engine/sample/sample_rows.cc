@@ -36,7 +36,6 @@ SampledRow sample_row(std::span<const float> logits, const RowSampling& r,
   try {
     if (!r.params) fail("sampler: row {} has no sampling parameters", r.logit_row);
     const SamplingParams& sp = *r.params;
-    const auto prompt = slots.prompt(r.slot);
     const auto output = slots.output(r.slot);
     // The transforms work in place: a per-thread copy, reused across steps.
     thread_local std::vector<float> scratch;
@@ -47,7 +46,11 @@ SampledRow sample_row(std::span<const float> logits, const RowSampling& r,
     const bool processed =
         sp.logprobs >= 0 && sp.logprobs_mode == SamplingParams::LogprobsMode::Processed;
     std::optional<RowLogprobs> dist;
-    out.id = sample_next(sp, r.seed, r.index, scratch, prompt, output, processed ? &dist : nullptr);
+    // sample_next's order, with the penalties from the slot's running counts.
+    apply_logit_bias(scratch, sp.logit_bias);
+    apply_penalties(scratch, sp, slots.seen(r.slot), slots.output_counts(r.slot));
+    out.id = sample_processed(sp, r.seed, r.index, output.size(), scratch,
+                              processed ? &dist : nullptr);
     if (sp.logprobs >= 0) {
       if (!processed) dist.emplace(logits);
       out.logprobs = dist->entry(out.id, sp.logprobs);

@@ -1,8 +1,8 @@
 #pragma once
-// The host implementation of the sample op (Backend::sample): each row's draw with
-// sample_next() from its slot's history, the logprobs it asked for, and the draw appended to
-// the slot. Rows are independent, so `for_each` may run them on any threads in any order; the
-// appends happen after all draws, in row order.
+// The host implementation of the sample op (Backend::sample): each row's draw as sample_next()
+// makes it, from its slot's history and penalty counts, the logprobs it asked for, and the
+// draw appended to the slot. Rows are independent, so `loop` may run them on any threads in
+// any order; the appends happen after all draws, in row order.
 #include <cstdint>
 #include <functional>
 #include <span>

@@ -6,7 +6,6 @@
 #include <bit>
 #include <cerrno>
 #include <cmath>
-#include <unordered_map>
 
 #include "engine/core/error.h"
 #include "engine/sample/vector_exp.h"
@@ -61,26 +60,38 @@ void apply_logit_bias(std::span<float> logits, const std::map<int32_t, float>& b
 }
 
 void apply_penalties(std::span<float> logits, const SamplingParams& p,
-                     std::span<const int32_t> prompt, std::span<const int32_t> output) {
+                     std::span<const int32_t> seen,
+                     std::span<const std::pair<int32_t, int32_t>> output_counts) {
   const auto in_range = [&](int32_t id) { return id >= 0 && size_t(id) < logits.size(); };
-  if (p.repetition_penalty != 1.f) {
-    std::vector<bool> seen(logits.size(), false);
-    for (auto part : {prompt, output})
-      for (int32_t id : part)
-        if (in_range(id)) seen[id] = true;
-    for (size_t i = 0; i < logits.size(); ++i) {
-      if (!seen[i]) continue;
-      logits[i] = logits[i] > 0 ? logits[i] / p.repetition_penalty
-                                : logits[i] * p.repetition_penalty;
+  if (p.repetition_penalty != 1.f)
+    for (int32_t id : seen) {
+      if (!in_range(id)) continue;
+      float& l = logits[size_t(id)];
+      l = l > 0 ? l / p.repetition_penalty : l * p.repetition_penalty;
     }
+  if (p.presence_penalty != 0.f || p.frequency_penalty != 0.f)
+    for (const auto& [id, n] : output_counts)
+      if (in_range(id)) logits[size_t(id)] -= p.presence_penalty + p.frequency_penalty * float(n);
+}
+
+void apply_penalties(std::span<float> logits, const SamplingParams& p,
+                     std::span<const int32_t> prompt, std::span<const int32_t> output) {
+  if (p.repetition_penalty == 1.f && p.presence_penalty == 0.f && p.frequency_penalty == 0.f)
+    return;
+  std::vector<int32_t> seen(prompt.begin(), prompt.end());
+  seen.insert(seen.end(), output.begin(), output.end());
+  std::sort(seen.begin(), seen.end());
+  seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
+  std::vector<int32_t> out(output.begin(), output.end());
+  std::sort(out.begin(), out.end());
+  std::vector<std::pair<int32_t, int32_t>> counts;
+  for (int32_t id : out) {
+    if (!counts.empty() && counts.back().first == id)
+      ++counts.back().second;
+    else
+      counts.emplace_back(id, 1);
   }
-  if (p.presence_penalty != 0.f || p.frequency_penalty != 0.f) {
-    std::unordered_map<int32_t, int> count;
-    for (int32_t id : output)
-      if (in_range(id)) ++count[id];
-    for (const auto& [id, n] : count)
-      logits[id] -= p.presence_penalty + p.frequency_penalty * float(n);
-  }
+  apply_penalties(logits, p, seen, counts);
 }
 
 double entropy_at_temperature(std::span<const float> logits, double temperature) {
@@ -314,7 +325,11 @@ int32_t sample_next(const SamplingParams& p, uint64_t seed, uint32_t index,
                     std::span<const int32_t> output, std::optional<RowLogprobs>* processed) {
   apply_logit_bias(logits, p.logit_bias);
   apply_penalties(logits, p, prompt, output);
-  const uint64_t step = output.size();
+  return sample_processed(p, seed, index, output.size(), logits, processed);
+}
+
+int32_t sample_processed(const SamplingParams& p, uint64_t seed, uint32_t index, uint64_t step,
+                         std::span<float> logits, std::optional<RowLogprobs>* processed) {
   float temperature = p.temperature;
   if (p.target_entropy > 0)
     temperature = temperature_for_entropy(logits, p.target_entropy);

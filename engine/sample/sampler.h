@@ -13,6 +13,7 @@
 #include <map>
 #include <optional>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "engine/sample/logprobs.h"
@@ -36,6 +37,12 @@ void apply_logit_bias(std::span<float> logits, const std::map<int32_t, float>& b
 // Repetition penalty over prompt + output, presence/frequency penalties over output.
 void apply_penalties(std::span<float> logits, const SamplingParams& p,
                      std::span<const int32_t> prompt, std::span<const int32_t> output);
+// The same from counts kept as tokens arrive (SamplerSlots): `seen`, the distinct ids of prompt
+// + output; `output_counts`, each distinct output id with its count. Each id is changed once,
+// by the same operation as above, so the logits come out the same.
+void apply_penalties(std::span<float> logits, const SamplingParams& p,
+                     std::span<const int32_t> seen,
+                     std::span<const std::pair<int32_t, int32_t>> output_counts);
 
 // Entropy (nats) of softmax(logits / temperature).
 double entropy_at_temperature(std::span<const float> logits, double temperature);
@@ -74,6 +81,11 @@ int32_t sample_next(const SamplingParams& p, uint64_t seed, uint32_t index,
                     std::span<float> logits, std::span<const int32_t> prompt,
                     std::span<const int32_t> output,
                     std::optional<RowLogprobs>* processed = nullptr);
+
+// sample_next() after the logit bias and the penalties (already applied to `logits`): the
+// temperature, the filters and the draw at `step` (tokens generated so far).
+int32_t sample_processed(const SamplingParams& p, uint64_t seed, uint32_t index, uint64_t step,
+                         std::span<float> logits, std::optional<RowLogprobs>* processed = nullptr);
 
 // A fresh seed from the kernel's secure random source (getrandom).
 uint64_t fresh_seed();

@@ -1,5 +1,7 @@
 #include "engine/sample/sampler_slots.h"
 
+#include <algorithm>
+
 #include "engine/core/error.h"
 
 namespace ember {
@@ -26,6 +28,23 @@ void SamplerSlots::init(const SlotInit& s) {
   d.tokens.assign(s.tokens.begin(), s.tokens.end());  // keeps the capacity of a reused slot
   d.prompt_len = s.prompt_len;
   d.live = true;
+  d.seen.assign(s.tokens.begin(), s.tokens.end());
+  std::sort(d.seen.begin(), d.seen.end());
+  d.seen.erase(std::unique(d.seen.begin(), d.seen.end()), d.seen.end());
+  d.counts.clear();
+  for (size_t i = size_t(s.prompt_len); i < s.tokens.size(); ++i) count(d, s.tokens[i], true);
+}
+
+void SamplerSlots::count(Slot& s, int32_t id, bool output) {
+  const auto at = std::lower_bound(s.seen.begin(), s.seen.end(), id);
+  if (at == s.seen.end() || *at != id) s.seen.insert(at, id);
+  if (!output) return;
+  const auto c = std::lower_bound(s.counts.begin(), s.counts.end(), id,
+                                  [](const auto& e, int32_t v) { return e.first < v; });
+  if (c != s.counts.end() && c->first == id)
+    ++c->second;
+  else
+    s.counts.insert(c, {id, 1});
 }
 
 void SamplerSlots::fork(const SlotFork& f) {
@@ -37,6 +56,8 @@ void SamplerSlots::fork(const SlotFork& f) {
   d.tokens.assign(s.tokens.begin(), s.tokens.end());
   d.prompt_len = s.prompt_len;
   d.live = true;
+  d.seen.assign(s.seen.begin(), s.seen.end());
+  d.counts.assign(s.counts.begin(), s.counts.end());
 }
 
 void SamplerSlots::apply(std::span<const SlotInit> inits, std::span<const SlotFork> forks) {
@@ -44,7 +65,17 @@ void SamplerSlots::apply(std::span<const SlotInit> inits, std::span<const SlotFo
   for (const auto& f : forks) fork(f);
 }
 
-void SamplerSlots::append(int32_t slot, int32_t id) { at(slot).tokens.push_back(id); }
+void SamplerSlots::append(int32_t slot, int32_t id) {
+  Slot& s = at(slot);
+  s.tokens.push_back(id);
+  count(s, id, true);
+}
+
+std::span<const int32_t> SamplerSlots::seen(int32_t slot) const { return at(slot).seen; }
+
+std::span<const std::pair<int32_t, int32_t>> SamplerSlots::output_counts(int32_t slot) const {
+  return at(slot).counts;
+}
 
 std::span<const int32_t> SamplerSlots::prompt(int32_t slot) const {
   const Slot& s = at(slot);

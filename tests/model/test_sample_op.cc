@@ -215,10 +215,21 @@ TEST(SamplerSlots, InitForkAppendAndErrorsNameTheSlot) {
   EXPECT_EQ(s.output(5).size(), 2u);
   EXPECT_EQ(s.output(2).size(), 1u);  // the fork is a copy
   EXPECT_EQ(s.last(5), 9);
+  // The penalties' counts follow: distinct ids of prompt + output, and output counts.
+  s.append(5, 7);
+  s.append(5, 9);
+  EXPECT_EQ(std::vector<int32_t>(s.seen(5).begin(), s.seen(5).end()),
+            (std::vector<int32_t>{5, 6, 7, 9}));
+  using Counts = std::vector<std::pair<int32_t, int32_t>>;
+  EXPECT_EQ(Counts(s.output_counts(5).begin(), s.output_counts(5).end()),
+            (Counts{{7, 2}, {9, 2}}));
+  EXPECT_EQ(Counts(s.output_counts(2).begin(), s.output_counts(2).end()), (Counts{{7, 1}}));
   // Re-initialising a slot replaces its history (a reused slot).
   s.init(SlotInit{5, {1}, 1});
   EXPECT_EQ(s.output(5).size(), 0u);
   EXPECT_EQ(s.last(5), 1);
+  EXPECT_TRUE(s.output_counts(5).empty());
+  EXPECT_EQ(s.seen(5).size(), 1u);
   EXPECT_THROW(s.last(3), Error);
   EXPECT_THROW(s.append(40, 1), Error);
   EXPECT_THROW(s.init(SlotInit{1, {1}, 2}), Error);
