@@ -447,12 +447,13 @@ class CudaBackendImpl final : public CudaBackend {
                  ids.as<int32_t>(), stream_);
   }
 
-  // The serving op: rows the kernels cover (temperature, top_k, top_p; raw logprobs with up
-  // to 20 alternatives; one row per logit row, in order) are drawn on the device and only their
-  // ids and logprobs come back, in one copy. Any other step (penalties, bias, min_p, typical,
-  // XTC, target entropy, an active min_tokens mask, processed logprobs, n > 1 rows sharing a
-  // logit row) samples on the host from downloaded logits (Backend's default).
-  // TODO(gpu): penalties over the slots' histories as a kernel, then no step downloads logits.
+  // The serving op: rows the kernels cover are drawn on the device and only their ids and
+  // logprobs come back, in one copy. Covered: temperature, top_k, top_p, the logit bias, the
+  // repetition / presence / frequency penalties and the min_tokens mask (applied by
+  // apply_logit_edits from the slots' counts, on a copy of the logits so that raw logprobs read
+  // the model's own), raw logprobs with up to 20 alternatives; one row per logit row, in order.
+  // Any other step (min_p, typical, XTC, target entropy, processed logprobs, n > 1 rows sharing
+  // a logit row) samples on the host from downloaded logits (Backend's default).
   void sample(const Tensor& logits, std::span<const RowSampling> rows, SamplerSlots& slots,
               std::span<SampledRow> out) override {
     bool on_device = logits.dtype == DType::F32 && int64_t(rows.size()) == logits.rows() &&
@@ -460,7 +461,7 @@ class CudaBackendImpl final : public CudaBackend {
     int k = -1;  // the most alternatives any row asks for; -1: no logprobs
     for (size_t i = 0; on_device && i < rows.size(); ++i) {
       on_device = rows[i].logit_row == int32_t(i) && rows[i].params &&
-                  kernel_covers(*rows[i].params, slots.output(rows[i].slot).size());
+                  kernel_covers(*rows[i].params);
       if (on_device) k = std::max(k, rows[i].params->logprobs);
     }
     if (!on_device) {
@@ -468,6 +469,7 @@ class CudaBackendImpl final : public CudaBackend {
       return;
     }
     const size_t R = rows.size(), K = size_t(std::max(k, 0));
+    const Tensor drawn_from = edited_logits(logits, rows, slots);
     gpu_params_.resize(R);
     for (size_t i = 0; i < R; ++i) {
       const SamplingParams& p = *rows[i].params;
@@ -483,7 +485,7 @@ class CudaBackendImpl final : public CudaBackend {
     ids.dtype = DType::I32;
     ids.shape = {int64_t(R)};
     ids.data = dev;
-    sample(logits, gpu_params_, ids);
+    sample(drawn_from, gpu_params_, ids);
     if (k >= 0)
       cuda::top_logprobs(logits.as<float>(), int(R), int(logits.cols()), dev, int(K),
                          reinterpret_cast<float*>(dev + R), dev + 2 * R,
@@ -513,13 +515,70 @@ class CudaBackendImpl final : public CudaBackend {
   }
 
  private:
-  static bool kernel_covers(const SamplingParams& p, size_t generated) {
-    return p.logit_bias.empty() && p.repetition_penalty == 1.f && p.presence_penalty == 0.f &&
-           p.frequency_penalty == 0.f && p.target_entropy <= 0.f && p.min_p <= 0.f &&
-           p.typical_p >= 1.f && p.xtc_probability <= 0.f &&
-           p.logprobs <= cuda::kMaxTopLogprobs &&
-           (p.logprobs < 0 || p.logprobs_mode == SamplingParams::LogprobsMode::Raw) &&
-           generated >= size_t(std::max(p.min_tokens, 0));
+  static bool kernel_covers(const SamplingParams& p) {
+    return p.target_entropy <= 0.f && p.min_p <= 0.f && p.typical_p >= 1.f &&
+           p.xtc_probability <= 0.f && p.logprobs <= cuda::kMaxTopLogprobs &&
+           (p.logprobs < 0 || p.logprobs_mode == SamplingParams::LogprobsMode::Raw);
+  }
+
+  // The logits the draws read: `logits` itself when no row has an edit, else a copy with each
+  // row's edits applied (sample_row's order, one merged edit per id).
+  Tensor edited_logits(const Tensor& logits, std::span<const RowSampling> rows,
+                       const SamplerSlots& slots) {
+    const size_t R = rows.size();
+    edits_.clear();
+    edit_offsets_.assign(R + 1, 0);
+    row_penalties_.resize(R);
+    for (size_t i = 0; i < R; ++i) {
+      const SamplingParams& p = *rows[i].params;
+      row_penalties_[i] = cuda::RowPenalties{p.repetition_penalty, p.presence_penalty,
+                                             p.frequency_penalty};
+      const size_t start = edits_.size();
+      if (slots.output(rows[i].slot).size() < size_t(std::max(p.min_tokens, 0)))
+        for (int32_t id : rows[i].min_tokens_mask) edits_.push_back({id, cuda::kEditMask, 0.f, 0});
+      for (const auto& [id, b] : p.logit_bias) edits_.push_back({id, cuda::kEditBias, b, 0});
+      if (p.repetition_penalty != 1.f)
+        for (int32_t id : slots.seen(rows[i].slot)) edits_.push_back({id, cuda::kEditSeen, 0.f, 0});
+      if (p.presence_penalty != 0.f || p.frequency_penalty != 0.f)
+        for (const auto& [id, n] : slots.output_counts(rows[i].slot))
+          edits_.push_back({id, 0, 0.f, n});
+      // One edit per id (a thread each): merge what the lists above said about it.
+      std::sort(edits_.begin() + ptrdiff_t(start), edits_.end(),
+                [](const auto& a, const auto& b) { return a.id < b.id; });
+      size_t w = start;
+      for (size_t e = start; e < edits_.size(); ++e) {
+        if (w > start && edits_[w - 1].id == edits_[e].id) {
+          edits_[w - 1].flags |= edits_[e].flags;
+          if (edits_[e].flags & cuda::kEditBias) edits_[w - 1].bias = edits_[e].bias;
+          if (edits_[e].count) edits_[w - 1].count = edits_[e].count;
+        } else {
+          edits_[w++] = edits_[e];
+        }
+      }
+      edits_.resize(w);
+      edit_offsets_[i + 1] = int32_t(edits_.size());
+    }
+    if (edits_.empty()) return logits;
+    // One upload: edits, then the rows' penalties, then the offsets.
+    const size_t eb = edits_.size() * sizeof(cuda::LogitEdit);
+    const size_t pb = R * sizeof(cuda::RowPenalties), ob = (R + 1) * sizeof(int32_t);
+    auto* host = static_cast<uint8_t*>(edits_staging_.acquire(eb + pb + ob));
+    std::memcpy(host, edits_.data(), eb);
+    std::memcpy(host + eb, row_penalties_.data(), pb);
+    std::memcpy(host + eb + pb, edit_offsets_.data(), ob);
+    auto* dev = static_cast<uint8_t*>(edits_dev_.get(eb + pb + ob));
+    EMBER_CUDA_CHECK(cudaMemcpyAsync(dev, host, eb + pb + ob, cudaMemcpyHostToDevice, stream_));
+    edits_staging_.release(stream_);
+    Tensor edited = logits;
+    edited.owner.reset();
+    edited.data = edited_dev_.get(logits.nbytes());
+    EMBER_CUDA_CHECK(cudaMemcpyAsync(edited.data, logits.data, logits.nbytes(),
+                                     cudaMemcpyDeviceToDevice, stream_));
+    cuda::apply_logit_edits(edited.as<float>(), int(R), int(logits.cols()),
+                            reinterpret_cast<const int32_t*>(dev + eb + pb),
+                            reinterpret_cast<const cuda::LogitEdit*>(dev),
+                            reinterpret_cast<const cuda::RowPenalties*>(dev + eb), stream_);
+    return edited;
   }
 
   void expect_act(const Tensor& t, const char* op, const char* what) const {
@@ -605,7 +664,11 @@ class CudaBackendImpl final : public CudaBackend {
   PinnedStaging step_staging_, params_staging_;
   std::shared_ptr<void> step_dev_;
   size_t step_dev_cap_ = 0;
-  Scratch partials_, sample_ws_, params_dev_, ids_dev_;
+  Scratch partials_, sample_ws_, params_dev_, ids_dev_, edits_dev_, edited_dev_;
+  PinnedStaging edits_staging_;
+  std::vector<cuda::LogitEdit> edits_;
+  std::vector<int32_t> edit_offsets_;
+  std::vector<cuda::RowPenalties> row_penalties_;
   std::vector<GpuSamplingParams> gpu_params_;
   std::vector<int32_t> host_words_;
   uint64_t uploads_ = 0, validated_upload_ = ~uint64_t(0);

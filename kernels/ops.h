@@ -115,4 +115,24 @@ constexpr int kMaxTopLogprobs = 20;
 void top_logprobs(const float* logits, int rows, int vocab, const int32_t* ids, int k,
                   float* chosen, int32_t* top_ids, float* top_lp, cudaStream_t s);
 
+// logit_edits.cu ----------------------------------------------------------------------------
+// One id's edits of a logit row (engine/sample's order): kEditMask sets -inf (min_tokens),
+// kEditBias adds `bias`, kEditSeen applies the row's repetition penalty, count > 0 subtracts
+// presence + frequency * count.
+enum : uint32_t { kEditMask = 1, kEditBias = 2, kEditSeen = 4 };
+struct LogitEdit {
+  int32_t id = 0;
+  uint32_t flags = 0;
+  float bias = 0.f;
+  int32_t count = 0;
+};
+struct RowPenalties {
+  float repetition = 1.f, presence = 0.f, frequency = 0.f;
+};
+// In place on fp32 logits [rows, vocab]: row r gets edits [offsets[r], offsets[r + 1]), at most
+// one per id. All pointers are device memory.
+void apply_logit_edits(float* logits, int rows, int vocab, const int32_t* offsets,
+                       const LogitEdit* edits, const RowPenalties* row_penalties,
+                       cudaStream_t s);
+
 }  // namespace ember::cuda

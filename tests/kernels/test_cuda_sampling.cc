@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <array>
+#include <bit>
 #include <random>
 
 #include "engine/core/error.h"
@@ -142,9 +143,10 @@ TEST(CudaSampling, DrawDependsOnlyOnSeedAndStep) {
 }
 
 // The serving op (Backend::sample with slots): the GPU's draws equal the CPU backend's on the
-// same logits, for a step the kernel covers (temperature, top_k, top_p; drawn on the device)
-// and for one it does not (penalties over the slot's history, logprobs, n > 1 rows sharing a
-// logit row; the host fallback). Both leave the same histories in their slots.
+// same logits, in three steps: one the sampling kernel covers alone (temperature, top_k, top_p,
+// raw logprobs), one with edits (penalties from the slots' counts, a logit bias, an active
+// min_tokens mask; applied on the device by apply_logit_edits), and one the host must do (min_p,
+// and two rows sharing a logit row: the download fallback). Both leave the same histories.
 TEST(CudaSampling, SampleOpMatchesTheCpuBackendsOp) {
   EMBER_REQUIRE_GPU();
   const uint32_t seed = test::fresh_seed();
@@ -155,8 +157,10 @@ TEST(CudaSampling, SampleOpMatchesTheCpuBackendsOp) {
   const int vocab = 151936, rows = 24;
   std::mt19937 gf{uint32_t(g())};
   const auto logits = rand_bf16(size_t(rows) * vocab, gf, 2.f);
-  for (bool kernel_covers : {true, false}) {
-    SCOPED_TRACE(kernel_covers ? "on the device" : "host fallback");
+  const std::vector<int32_t> mask = {int32_t(g() % vocab), int32_t(g() % vocab)};
+  for (int kind = 0; kind < 3; ++kind) {
+    const char* const kinds[] = {"kernel", "edits", "host fallback"};
+    SCOPED_TRACE(kinds[kind]);
     std::vector<SamplingParams> params(static_cast<size_t>(rows));
     std::vector<RowSampling> plan(static_cast<size_t>(rows));
     SamplerSlots gpu_slots, cpu_slots;
@@ -166,12 +170,19 @@ TEST(CudaSampling, SampleOpMatchesTheCpuBackendsOp) {
       p.top_k = std::array<int, 3>{0, 5, 50}[g() % 3];
       p.top_p = std::array<float, 3>{1.f, 0.9f, 0.5f}[g() % 3];
       if (r % 3 == 0) p.logprobs = 10;  // raw: on the device too
-      if (!kernel_covers && r % 2 == 0) p.repetition_penalty = 1.3f, p.logprobs = 5;
-      const SlotInit init{r, {int32_t(g() % vocab), int32_t(g() % vocab)}, 1};
+      SlotInit init{r, {}, 4};
+      for (int t = 0; t < 4 + int(g() % 12); ++t) init.tokens.push_back(int32_t(g() % 64));
+      if (kind == 1) {
+        if (r % 2 == 0) p.repetition_penalty = 1.3f;
+        if (r % 3 == 1) p.presence_penalty = 0.5f, p.frequency_penalty = 0.7f;
+        if (r % 4 == 2) p.logit_bias = {{init.tokens[0], 4.f}, {int32_t(g() % vocab), -2.f}};
+        if (r % 5 == 3) p.min_tokens = 100;  // the mask is active
+      }
+      if (kind == 2 && r % 2 == 0) p.min_p = 0.05f;
       gpu_slots.init(init);
       cpu_slots.init(init);
-      plan[size_t(r)] = RowSampling{r, r, &p, g(), uint32_t(g() % 3), {}};
-      if (!kernel_covers && r == rows - 1) plan[size_t(r)].logit_row = 0;  // shares row 0
+      plan[size_t(r)] = RowSampling{r, r, &p, g(), uint32_t(g() % 3), mask};
+      if (kind == 2 && r == rows - 1) plan[size_t(r)].logit_row = 0;  // shares row 0
     }
     Tensor lg_gpu = put(*gpu, logits, DType::F32, {rows, vocab});
     Tensor lg_cpu = cpu->upload(logits.data(), DType::F32, {rows, vocab}, false);
@@ -193,7 +204,55 @@ TEST(CudaSampling, SampleOpMatchesTheCpuBackendsOp) {
       }
       EXPECT_EQ(gpu_slots.last(r), cpu_slots.last(r)) << "row " << r;
     }
+    // The draws are on the device's copy: the model's logits are left as they were.
+    std::vector<float> back(logits.size());
+    gpu->download(lg_gpu, back.data());
+    EXPECT_EQ(back, logits);
   }
+}
+
+// apply_logit_edits against the host's transforms, bit for bit: a row edited by the kernel
+// equals the same row after the min_tokens mask, apply_logit_bias and apply_penalties.
+TEST(CudaSampling, LogitEditsMatchTheHostTransformsBitForBit) {
+  EMBER_REQUIRE_GPU();
+  const uint32_t seed = test::fresh_seed();
+  SCOPED_TRACE(seed);
+  std::mt19937 g(seed);
+  auto gpu = test::make_gpu(DType::BF16);
+  const int vocab = 5000;
+  auto row = rand_bf16(size_t(vocab), g, 3.f);
+  SamplingParams p;
+  p.repetition_penalty = 1.25f;
+  p.presence_penalty = 0.3f;
+  p.frequency_penalty = 0.45f;
+  p.logit_bias = {{7, 2.5f}, {9, -1.f}};
+  const std::vector<int32_t> prompt = {7, 8, 9, 10, 7}, output = {9, 9, 11, 12, 9, 8};
+  std::vector<float> want = row;
+  want[3] = -INFINITY;  // masked
+  apply_logit_bias(want, p.logit_bias);
+  apply_penalties(want, p, prompt, output);
+  std::vector<cuda::LogitEdit> edits = {{3, cuda::kEditMask, 0.f, 0},
+                                        {7, cuda::kEditBias | cuda::kEditSeen, 2.5f, 0},
+                                        {8, cuda::kEditSeen, 0.f, 1},
+                                        {9, cuda::kEditBias | cuda::kEditSeen, -1.f, 3},
+                                        {10, cuda::kEditSeen, 0.f, 0},
+                                        {11, cuda::kEditSeen, 0.f, 1},
+                                        {12, cuda::kEditSeen, 0.f, 1}};
+  const std::vector<int32_t> offsets = {0, int32_t(edits.size())};
+  const cuda::RowPenalties pen{p.repetition_penalty, p.presence_penalty, p.frequency_penalty};
+  Tensor lg = put(*gpu, row, DType::F32, {1, vocab});
+  Tensor ed = gpu->upload(edits.data(), DType::U8, {int64_t(edits.size() * sizeof(cuda::LogitEdit))}, false);
+  Tensor off = gpu->upload(offsets.data(), DType::I32, {2}, false);
+  Tensor pe = gpu->upload(&pen, DType::U8, {int64_t(sizeof pen)}, false);
+  cuda::apply_logit_edits(lg.as<float>(), 1, vocab, off.as<int32_t>(),
+                          static_cast<const cuda::LogitEdit*>(ed.data),
+                          static_cast<const cuda::RowPenalties*>(pe.data),
+                          static_cast<cudaStream_t>(gpu->stream_handle()));
+  std::vector<float> got(static_cast<size_t>(vocab));
+  gpu->download(lg, got.data());
+  for (int i = 0; i < vocab; ++i)
+    ASSERT_EQ(std::bit_cast<uint32_t>(got[size_t(i)]), std::bit_cast<uint32_t>(want[size_t(i)]))
+        << "id " << i << ": " << got[size_t(i)] << " vs " << want[size_t(i)];
 }
 
 // The logprobs kernel against RowLogprobs (engine/sample/logprobs.h) on the same rows: the same
