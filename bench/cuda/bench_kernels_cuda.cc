@@ -272,6 +272,26 @@ struct Bench {
       });
       record({"top_logprobs", ms.name, "top_logprobs k=20 R=" + std::to_string(rows), rows, 0, t,
               3.0 * double(lg.bytes), 0});
+      // Penalties over 512 distinct tokens of history per row (scattered 4-byte updates).
+      const int per_row = 512;
+      std::vector<LogitEdit> ed(size_t(rows) * per_row);
+      std::vector<int32_t> off(size_t(rows) + 1);
+      std::vector<RowPenalties> pen(static_cast<size_t>(rows), RowPenalties{1.1f, 0.3f, 0.2f});
+      for (int r = 0; r <= rows; ++r) off[size_t(r)] = r * per_row;
+      for (size_t e = 0; e < ed.size(); ++e)
+        ed[e] = LogitEdit{int32_t((e * 7919) % size_t(V)), kEditSeen, 0.f, int32_t(e % 3)};
+      Buf ded(ed.size() * sizeof(LogitEdit)), doff(off.size() * 4), dpen(pen.size() * sizeof(RowPenalties));
+      EMBER_CUDA_CHECK(cudaMemcpy(ded.p, ed.data(), ed.size() * sizeof(LogitEdit),
+                                  cudaMemcpyHostToDevice));
+      EMBER_CUDA_CHECK(cudaMemcpy(doff.p, off.data(), off.size() * 4, cudaMemcpyHostToDevice));
+      EMBER_CUDA_CHECK(cudaMemcpy(dpen.p, pen.data(), pen.size() * sizeof(RowPenalties),
+                                  cudaMemcpyHostToDevice));
+      t = time_ms([&] {
+        apply_logit_edits(lg.as<float>(), rows, V, doff.as<int32_t>(), ded.as<LogitEdit>(),
+                          dpen.as<RowPenalties>(), s);
+      });
+      record({"logit_edits", ms.name, "logit_edits 512/row R=" + std::to_string(rows), rows, 0, t,
+              double(ed.size()) * (sizeof(LogitEdit) + 8), 0});
     }
   }
 
