@@ -451,17 +451,20 @@ class CudaBackendImpl final : public CudaBackend {
   // logprobs come back, in one copy. Covered: temperature, top_k, top_p, the logit bias, the
   // repetition / presence / frequency penalties and the min_tokens mask (applied by
   // apply_logit_edits from the slots' counts, on a copy of the logits so that raw logprobs read
-  // the model's own), raw logprobs with up to 20 alternatives; one row per logit row, in order.
-  // Any other step (min_p, typical, XTC, target entropy, processed logprobs, n > 1 rows sharing
-  // a logit row) samples on the host from downloaded logits (Backend's default).
+  // the model's own), raw logprobs with up to 20 alternatives.
+  // Rows may share a logit row (n > 1 completions' first draws: a gathered copy). Any other
+  // step (min_p, typical, XTC, target entropy, processed logprobs) samples on the host from
+  // downloaded logits (Backend's default).
   void sample(const Tensor& logits, std::span<const RowSampling> rows, SamplerSlots& slots,
               std::span<SampledRow> out) override {
-    bool on_device = logits.dtype == DType::F32 && int64_t(rows.size()) == logits.rows() &&
-                     out.size() == rows.size();
+    bool on_device = logits.dtype == DType::F32 && logits.shape.size() == 2 &&
+                     out.size() == rows.size() && !rows.empty();
+    bool in_order = int64_t(rows.size()) == logits.rows();
     int k = -1;  // the most alternatives any row asks for; -1: no logprobs
     for (size_t i = 0; on_device && i < rows.size(); ++i) {
-      on_device = rows[i].logit_row == int32_t(i) && rows[i].params &&
-                  kernel_covers(*rows[i].params);
+      on_device = rows[i].params && kernel_covers(*rows[i].params) && rows[i].logit_row >= 0 &&
+                  rows[i].logit_row < logits.rows();
+      in_order = in_order && rows[i].logit_row == int32_t(i);
       if (on_device) k = std::max(k, rows[i].params->logprobs);
     }
     if (!on_device) {
@@ -469,7 +472,10 @@ class CudaBackendImpl final : public CudaBackend {
       return;
     }
     const size_t R = rows.size(), K = size_t(std::max(k, 0));
-    const Tensor drawn_from = edited_logits(logits, rows, slots);
+    // Row i of what the kernels read is rows[i]'s logit row: n > 1 completions draw their first
+    // token from their prompt's one row, each from a copy.
+    const Tensor row_logits = in_order ? logits : gathered_logits(logits, rows);
+    const Tensor drawn_from = edited_logits(row_logits, rows, slots);
     gpu_params_.resize(R);
     for (size_t i = 0; i < R; ++i) {
       const SamplingParams& p = *rows[i].params;
@@ -487,7 +493,7 @@ class CudaBackendImpl final : public CudaBackend {
     ids.data = dev;
     sample(drawn_from, gpu_params_, ids);
     if (k >= 0)
-      cuda::top_logprobs(logits.as<float>(), int(R), int(logits.cols()), dev, int(K),
+      cuda::top_logprobs(row_logits.as<float>(), int(R), int(logits.cols()), dev, int(K),
                          reinterpret_cast<float*>(dev + R), dev + 2 * R,
                          reinterpret_cast<float*>(dev + 2 * R + R * K), stream_);
     host_words_.resize(words);
@@ -519,6 +525,23 @@ class CudaBackendImpl final : public CudaBackend {
     return p.target_entropy <= 0.f && p.min_p <= 0.f && p.typical_p >= 1.f &&
            p.xtc_probability <= 0.f && p.logprobs <= cuda::kMaxTopLogprobs &&
            (p.logprobs < 0 || p.logprobs_mode == SamplingParams::LogprobsMode::Raw);
+  }
+
+  // [rows.size(), vocab]: row i is logits' row rows[i].logit_row.
+  Tensor gathered_logits(const Tensor& logits, std::span<const RowSampling> rows) {
+    const size_t R = rows.size();
+    auto* host = static_cast<int32_t*>(gather_staging_.acquire(R * sizeof(int32_t)));
+    for (size_t i = 0; i < R; ++i) host[i] = rows[i].logit_row;
+    void* idx = gather_idx_dev_.get(R * sizeof(int32_t));
+    EMBER_CUDA_CHECK(cudaMemcpyAsync(idx, host, R * sizeof(int32_t), cudaMemcpyHostToDevice, stream_));
+    gather_staging_.release(stream_);
+    Tensor g;
+    g.dtype = DType::F32;
+    g.shape = {int64_t(R), logits.cols()};
+    g.data = gathered_dev_.get(g.nbytes());
+    cuda::gather_rows(logits.data, size_t(logits.cols()) * sizeof(float),
+                      static_cast<const int32_t*>(idx), int(R), g.data, stream_);
+    return g;
   }
 
   // The logits the draws read: `logits` itself when no row has an edit, else a copy with each
@@ -664,8 +687,9 @@ class CudaBackendImpl final : public CudaBackend {
   PinnedStaging step_staging_, params_staging_;
   std::shared_ptr<void> step_dev_;
   size_t step_dev_cap_ = 0;
-  Scratch partials_, sample_ws_, params_dev_, ids_dev_, edits_dev_, edited_dev_;
-  PinnedStaging edits_staging_;
+  Scratch partials_, sample_ws_, params_dev_, ids_dev_, edits_dev_, edited_dev_, gather_idx_dev_,
+      gathered_dev_;
+  PinnedStaging edits_staging_, gather_staging_;
   std::vector<cuda::LogitEdit> edits_;
   std::vector<int32_t> edit_offsets_;
   std::vector<cuda::RowPenalties> row_penalties_;

@@ -145,8 +145,8 @@ TEST(CudaSampling, DrawDependsOnlyOnSeedAndStep) {
 // The serving op (Backend::sample with slots): the GPU's draws equal the CPU backend's on the
 // same logits, in three steps: one the sampling kernel covers alone (temperature, top_k, top_p,
 // raw logprobs), one with edits (penalties from the slots' counts, a logit bias, an active
-// min_tokens mask; applied on the device by apply_logit_edits), and one the host must do (min_p,
-// and two rows sharing a logit row: the download fallback). Both leave the same histories.
+// min_tokens mask; applied on the device by apply_logit_edits) and two rows sharing a logit
+// row, and one the host must do (min_p: the download fallback). Both leave the same histories.
 TEST(CudaSampling, SampleOpMatchesTheCpuBackendsOp) {
   EMBER_REQUIRE_GPU();
   const uint32_t seed = test::fresh_seed();
@@ -182,7 +182,8 @@ TEST(CudaSampling, SampleOpMatchesTheCpuBackendsOp) {
       gpu_slots.init(init);
       cpu_slots.init(init);
       plan[size_t(r)] = RowSampling{r, r, &p, g(), uint32_t(g() % 3), mask};
-      if (kind == 2 && r == rows - 1) plan[size_t(r)].logit_row = 0;  // shares row 0
+      // Shares row 0, as n > 1 completions share their prompt's (a gathered copy on the device).
+      if (kind >= 1 && r == rows - 1) plan[size_t(r)].logit_row = 0;
     }
     Tensor lg_gpu = put(*gpu, logits, DType::F32, {rows, vocab});
     Tensor lg_cpu = cpu->upload(logits.data(), DType::F32, {rows, vocab}, false);
