@@ -17,6 +17,7 @@
 #include "kernels/cuda_check.h"
 #include "kernels/device_pool.h"
 #include "kernels/gemm_lt.h"
+#include "kernels/logit_edit_plan.h"
 #include "kernels/ops.h"
 
 namespace ember {
@@ -549,46 +550,16 @@ class CudaBackendImpl final : public CudaBackend {
   Tensor edited_logits(const Tensor& logits, std::span<const RowSampling> rows,
                        const SamplerSlots& slots) {
     const size_t R = rows.size();
-    edits_.clear();
-    edit_offsets_.assign(R + 1, 0);
-    row_penalties_.resize(R);
-    for (size_t i = 0; i < R; ++i) {
-      const SamplingParams& p = *rows[i].params;
-      row_penalties_[i] = cuda::RowPenalties{p.repetition_penalty, p.presence_penalty,
-                                             p.frequency_penalty};
-      const size_t start = edits_.size();
-      if (slots.output(rows[i].slot).size() < size_t(std::max(p.min_tokens, 0)))
-        for (int32_t id : rows[i].min_tokens_mask) edits_.push_back({id, cuda::kEditMask, 0.f, 0});
-      for (const auto& [id, b] : p.logit_bias) edits_.push_back({id, cuda::kEditBias, b, 0});
-      if (p.repetition_penalty != 1.f)
-        for (int32_t id : slots.seen(rows[i].slot)) edits_.push_back({id, cuda::kEditSeen, 0.f, 0});
-      if (p.presence_penalty != 0.f || p.frequency_penalty != 0.f)
-        for (const auto& [id, n] : slots.output_counts(rows[i].slot))
-          edits_.push_back({id, 0, 0.f, n});
-      // One edit per id (a thread each): merge what the lists above said about it.
-      std::sort(edits_.begin() + ptrdiff_t(start), edits_.end(),
-                [](const auto& a, const auto& b) { return a.id < b.id; });
-      size_t w = start;
-      for (size_t e = start; e < edits_.size(); ++e) {
-        if (w > start && edits_[w - 1].id == edits_[e].id) {
-          edits_[w - 1].flags |= edits_[e].flags;
-          if (edits_[e].flags & cuda::kEditBias) edits_[w - 1].bias = edits_[e].bias;
-          if (edits_[e].count) edits_[w - 1].count = edits_[e].count;
-        } else {
-          edits_[w++] = edits_[e];
-        }
-      }
-      edits_.resize(w);
-      edit_offsets_[i + 1] = int32_t(edits_.size());
-    }
-    if (edits_.empty()) return logits;
+    cuda::plan_logit_edits(rows, slots, edit_plan_);
+    if (edit_plan_.empty()) return logits;
     // One upload: edits, then the rows' penalties, then the offsets.
-    const size_t eb = edits_.size() * sizeof(cuda::LogitEdit);
+    const auto& plan = edit_plan_;
+    const size_t eb = plan.edits.size() * sizeof(cuda::LogitEdit);
     const size_t pb = R * sizeof(cuda::RowPenalties), ob = (R + 1) * sizeof(int32_t);
     auto* host = static_cast<uint8_t*>(edits_staging_.acquire(eb + pb + ob));
-    std::memcpy(host, edits_.data(), eb);
-    std::memcpy(host + eb, row_penalties_.data(), pb);
-    std::memcpy(host + eb + pb, edit_offsets_.data(), ob);
+    std::memcpy(host, plan.edits.data(), eb);
+    std::memcpy(host + eb, plan.penalties.data(), pb);
+    std::memcpy(host + eb + pb, plan.offsets.data(), ob);
     auto* dev = static_cast<uint8_t*>(edits_dev_.get(eb + pb + ob));
     EMBER_CUDA_CHECK(cudaMemcpyAsync(dev, host, eb + pb + ob, cudaMemcpyHostToDevice, stream_));
     edits_staging_.release(stream_);
@@ -690,9 +661,7 @@ class CudaBackendImpl final : public CudaBackend {
   Scratch partials_, sample_ws_, params_dev_, ids_dev_, edits_dev_, edited_dev_, gather_idx_dev_,
       gathered_dev_;
   PinnedStaging edits_staging_, gather_staging_;
-  std::vector<cuda::LogitEdit> edits_;
-  std::vector<int32_t> edit_offsets_;
-  std::vector<cuda::RowPenalties> row_penalties_;
+  cuda::LogitEditPlan edit_plan_;
   std::vector<GpuSamplingParams> gpu_params_;
   std::vector<int32_t> host_words_;
   uint64_t uploads_ = 0, validated_upload_ = ~uint64_t(0);
