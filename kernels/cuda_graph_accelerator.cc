@@ -30,6 +30,7 @@ class CudaGraphAccelerator : public StepAccelerator {
   void forward(const StepInput& step, std::vector<float>& logits) override {
     graphs_.check_step(step);
     try {
+      settle();
       graphs_.decode(step, logits);
       return;
     } catch (const std::exception& e) {
@@ -40,18 +41,20 @@ class CudaGraphAccelerator : public StepAccelerator {
     model_.forward(step, kv_, logits);
   }
 
-  // The sample op reads the graph's own logits buffer: nothing is copied to the host. The wait
-  // is the graph's event (the next launch restages pinned inputs the copy of this one may still
-  // read), not a copy. Row i of the buffer is sequence i, so only steps whose logit rows are
-  // 0..n-1 (every decode step) take this path.
+  // The sample op reads the graph's own logits buffer: nothing is copied to the host, and no
+  // wait here. The op's copy of the ids back synchronises the stream after the graph, so by the
+  // next step the graph is done; its wait() (which lets the next launch restage the pinned
+  // inputs) is then taken lazily and returns at once. Row i of the buffer is sequence i, so only
+  // steps whose logit rows are 0..n-1 (every decode step) take this path.
   bool forward_device(const StepInput& step, Tensor& logits) override {
     if (disabled_) return false;
     for (size_t i = 0; i < step.logit_rows.size(); ++i)
       if (step.logit_rows[i] != int32_t(i)) return false;
     graphs_.check_step(step);
     try {
+      settle();
       graphs_.launch(step, /*copy_logits=*/false);
-      graphs_.wait(scratch_);
+      launched_ = true;
     } catch (const std::exception& e) {
       disabled_ = true;
       std::fprintf(stderr, "ember: warning: CUDA graphs off, decode steps run eagerly (%s)\n",
@@ -65,7 +68,14 @@ class CudaGraphAccelerator : public StepAccelerator {
   }
 
  private:
+  // The wait of a launch forward_device left (see there).
+  void settle() {
+    if (!launched_) return;
+    launched_ = false;
+    graphs_.wait(scratch_);
+  }
   std::vector<float> scratch_;
+  bool launched_ = false;
   Transformer& model_;
   KvCache& kv_;
   CudaGraphRunner graphs_;
