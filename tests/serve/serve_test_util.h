@@ -3,6 +3,8 @@
 // from the fake model, without any batching, paging or caching.
 #include <algorithm>
 
+#include <gtest/gtest.h>
+
 #include "engine/sample/sampler.h"
 #include "engine/serve/scheduler.h"
 #include "tests/serve/fake_model.h"
@@ -38,6 +40,12 @@ inline PreparedRequest prepared(uint64_t id, std::vector<int32_t> prompt, Sampli
   r.sampling = std::move(sp);
   r.seed = seed;
   return r;
+}
+
+// Steps until the scheduler has nothing left (a failure if it never gets there).
+inline void run_to_end(Scheduler& s, int max_steps = 100000) {
+  for (int i = 0; i < max_steps && s.has_work(); ++i) s.step();
+  ASSERT_FALSE(s.has_work()) << "scheduler did not finish";
 }
 
 // Reads every event already in the stream into completions (the scheduler pushes

@@ -22,6 +22,7 @@ using test::FakeModel;
 using test::make_prompt;
 using test::prepared;
 using test::reference_tokens;
+using test::run_to_end;
 
 // The fake model behind a step that takes `delay` to come back, run on the pipeline's worker.
 class DelayedModel : public FakeModel {
@@ -34,10 +35,6 @@ class DelayedModel : public FakeModel {
   }
 };
 
-void run_to_end(Scheduler& s) {
-  for (int i = 0; i < 100000 && s.has_work(); ++i) s.step();
-  ASSERT_FALSE(s.has_work()) << "scheduler did not finish";
-}
 
 struct Workload {
   std::vector<std::vector<int32_t>> prompts;

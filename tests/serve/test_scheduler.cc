@@ -18,11 +18,8 @@ using test::FakeModel;
 using test::make_prompt;
 using test::prepared;
 using test::reference_tokens;
+using test::run_to_end;
 
-void run_to_end(Scheduler& s, int max_steps = 100000) {
-  for (int i = 0; i < max_steps && s.has_work(); ++i) s.step();
-  ASSERT_FALSE(s.has_work()) << "scheduler did not finish";
-}
 
 SamplingParams sampled(int max_tokens) {
   SamplingParams p;
