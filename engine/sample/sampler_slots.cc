@@ -32,13 +32,12 @@ void SamplerSlots::init(const SlotInit& s) {
   std::sort(d.seen.begin(), d.seen.end());
   d.seen.erase(std::unique(d.seen.begin(), d.seen.end()), d.seen.end());
   d.counts.clear();
-  for (size_t i = size_t(s.prompt_len); i < s.tokens.size(); ++i) count(d, s.tokens[i], true);
+  for (size_t i = size_t(s.prompt_len); i < s.tokens.size(); ++i) count_output(d, s.tokens[i]);
 }
 
-void SamplerSlots::count(Slot& s, int32_t id, bool output) {
+void SamplerSlots::count_output(Slot& s, int32_t id) {
   const auto at = std::lower_bound(s.seen.begin(), s.seen.end(), id);
   if (at == s.seen.end() || *at != id) s.seen.insert(at, id);
-  if (!output) return;
   const auto c = std::lower_bound(s.counts.begin(), s.counts.end(), id,
                                   [](const auto& e, int32_t v) { return e.first < v; });
   if (c != s.counts.end() && c->first == id)
@@ -68,7 +67,7 @@ void SamplerSlots::apply(std::span<const SlotInit> inits, std::span<const SlotFo
 void SamplerSlots::append(int32_t slot, int32_t id) {
   Slot& s = at(slot);
   s.tokens.push_back(id);
-  count(s, id, true);
+  count_output(s, id);
 }
 
 std::span<const int32_t> SamplerSlots::seen(int32_t slot) const { return at(slot).seen; }

@@ -43,7 +43,7 @@ class SamplerSlots {
     std::vector<int32_t> seen;                          // sorted, distinct
     std::vector<std::pair<int32_t, int32_t>> counts;    // sorted by id
   };
-  static void count(Slot& s, int32_t id, bool output);
+  static void count_output(Slot& s, int32_t id);  // seen and counts, for a drawn id
   Slot& at(int32_t slot);
   const Slot& at(int32_t slot) const;
   std::vector<Slot> slots_;
