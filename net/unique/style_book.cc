@@ -10,7 +10,7 @@
 #include <toml++/toml.h>
 
 #include "engine/core/error.h"
-#include "engine/serve/philox.h"
+#include "engine/sample/philox.h"
 
 namespace ember::net::unique {
 namespace {

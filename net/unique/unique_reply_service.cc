@@ -9,7 +9,7 @@
 
 #include <fmt/format.h>
 
-#include "engine/serve/philox.h"
+#include "engine/sample/philox.h"
 
 namespace ember::net::unique {
 namespace {
