@@ -26,7 +26,6 @@ Scheduler::Scheduler(ModelRunner& runner, const EngineConfig& cfg, TextCodec* te
       text_(text),
       kv_(runner.num_kv_blocks(), runner.kv_block_size(), cfg.prefix_caching),
       eos_(runner.eos_token_ids()),
-      vocab_(runner.vocab_size()),
       pipeline_(runner, cfg.async_scheduling, cfg_.now ? cfg_.now : [] { return Clock::now(); }) {
   if (cfg_.max_batched_tokens < 1) fail("engine: max_batched_tokens must be >= 1");
   if (cfg_.max_num_seqs < 1) fail("engine: max_num_seqs must be >= 1");

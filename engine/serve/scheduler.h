@@ -121,7 +121,6 @@ class Scheduler {
   TextCodec* text_;
   KvBlockManager kv_;
   std::vector<int32_t> eos_;
-  int vocab_ = 0;
   std::vector<std::unique_ptr<Request>> requests_;
   std::vector<Sequence*> running_;  // in (arrival, index) order: back() is the newest
   std::deque<Sequence*> waiting_;   // in (priority desc, arrival, index) order
