@@ -85,17 +85,7 @@ class TensorParallel : public ::testing::Test {
 };
 
 TEST_F(TensorParallel, ConcurrentSeededRequestsThroughTheSchedulerMatchTp1) {
-  std::vector<ChatRequest> reqs;
-  for (int i = 0; i < 12; ++i) {
-    ChatRequest q;
-    q.prompt_ids = test::make_prompt(3 + (i * 5) % 17, 60 + i, 300);
-    q.sampling.temperature = 1.0f;
-    q.sampling.top_k = 40;
-    q.sampling.max_tokens = 5 + i % 6;
-    q.sampling.ignore_eos = true;
-    q.sampling.seed = 900 + i;
-    reqs.push_back(q);
-  }
+  const std::vector<ChatRequest> reqs = test::seeded_requests(12, 300, 900);
   auto run = [&](int tp) {
     Engine engine(test::open_tp(dir_, tp, 128));
     std::vector<RequestHandle> hs;

@@ -31,6 +31,23 @@ inline std::vector<int32_t> make_prompt(int len, uint32_t salt, int vocab) {
   return p;
 }
 
+// n seeded chat requests of different prompt lengths and max_tokens (temperature 1, top_k 40,
+// EOS ignored), request i seeded seed_base + i: a batch whose tokens may not depend on it.
+inline std::vector<ChatRequest> seeded_requests(int n, int vocab, uint64_t seed_base) {
+  std::vector<ChatRequest> reqs;
+  for (int i = 0; i < n; ++i) {
+    ChatRequest q;
+    q.prompt_ids = make_prompt(3 + (i * 5) % 17, 60 + uint32_t(i), vocab);
+    q.sampling.temperature = 1.0f;
+    q.sampling.top_k = 40;
+    q.sampling.max_tokens = 5 + i % 6;
+    q.sampling.ignore_eos = true;
+    q.sampling.seed = seed_base + uint64_t(i);
+    reqs.push_back(q);
+  }
+  return reqs;
+}
+
 inline PreparedRequest prepared(uint64_t id, std::vector<int32_t> prompt, SamplingParams sp,
                                 uint64_t seed, int n = 1) {
   PreparedRequest r;

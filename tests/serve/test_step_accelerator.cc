@@ -93,20 +93,7 @@ class StepAcceleratorTest : public ::testing::Test {
     return TransformerRunner::open(dir_, make_cpu_backend(2), ro);
   }
 
-  static std::vector<ChatRequest> requests(int n) {
-    std::vector<ChatRequest> reqs;
-    for (int i = 0; i < n; ++i) {
-      ChatRequest q;
-      q.prompt_ids = test::make_prompt(3 + (i * 5) % 17, 60 + i, 256);
-      q.sampling.temperature = 1.0f;
-      q.sampling.top_k = 40;
-      q.sampling.max_tokens = 5 + i % 6;
-      q.sampling.ignore_eos = true;
-      q.sampling.seed = 7 + i;
-      reqs.push_back(q);
-    }
-    return reqs;
-  }
+  static std::vector<ChatRequest> requests(int n) { return test::seeded_requests(n, 256, 7); }
 
   static std::vector<std::vector<int32_t>> run(std::shared_ptr<TransformerRunner> r,
                                                const std::vector<ChatRequest>& reqs,
