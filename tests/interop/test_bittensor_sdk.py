@@ -154,6 +154,19 @@ async def call(dendrite, port, hotkey, syn=None):
                                deserialize=False)
 
 
+async def call_stream(dendrite, port, hotkey):
+    """The streaming synapse through Dendrite.call_stream: (text chunks, final synapse or None)."""
+    chunks, final = [], None
+    async for item in dendrite.call_stream(target_axon=axon_info(port, hotkey),
+                                           synapse=prompt(StreamPromptingSynapse), timeout=12,
+                                           deserialize=False):
+        if isinstance(item, StreamPromptingSynapse):
+            final = item
+        else:
+            chunks.append(item)
+    return chunks, final
+
+
 def check(syn, want_status, what, want_message=None, message_re=None):
     """Asserts the status and message as the SDK reports them after Dendrite.call."""
     got, msg = syn.dendrite.status_code, syn.dendrite.status_message
@@ -218,14 +231,7 @@ async def main():
             print(f"completion ({len(syn.completion)} chars): {syn.completion[:60]!r}")
 
             # 2. The streaming synapse: text chunks through Dendrite.call_stream.
-            chunks, final = [], None
-            async for item in dendrite.call_stream(target_axon=axon_info(srv.port, miner),
-                                                   synapse=prompt(StreamPromptingSynapse), timeout=12,
-                                                   deserialize=False):
-                if isinstance(item, StreamPromptingSynapse):
-                    final = item
-                else:
-                    chunks.append(item)
+            chunks, final = await call_stream(dendrite, srv.port, miner)
             assert final is not None, "call_stream gave no final synapse"
             check(final, 200, f"streaming synapse ({len(chunks)} chunks)")
             assert chunks and "".join(chunks), f"no streamed text: {chunks!r}"

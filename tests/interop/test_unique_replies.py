@@ -18,7 +18,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ember_harness as H  # noqa: E402
 # The SDK's synapse classes and dendrite as the SDK test defines them (it skips without the SDK).
-from test_bittensor_sdk import Prompting, StreamPromptingSynapse, ValidatorDendrite, axon_info, prompt  # noqa: E402
+from test_bittensor_sdk import ValidatorDendrite, axon_info, call_stream, prompt  # noqa: E402
 import bittensor as bt  # noqa: E402
 import requests  # noqa: E402
 
@@ -119,14 +119,7 @@ async def main():
             chosen = int(re.search(r"=> #(\d)", line).group(1))
             assert 0 <= chosen < 3
 
-            chunks, final = [], None
-            async for item in dendrite.call_stream(target_axon=axon_info(srv.port, miner),
-                                                   synapse=prompt(StreamPromptingSynapse), timeout=12,
-                                                   deserialize=False):
-                if isinstance(item, StreamPromptingSynapse):
-                    final = item
-                else:
-                    chunks.append(item)
+            chunks, final = await call_stream(dendrite, srv.port, miner)
             assert final is not None and final.dendrite.status_code == 200, final
             assert chunks and final.completion == "".join(chunks), (final.completion, chunks)
             H.wait_until(lambda: len(unique_lines(srv)) == 2, 10, "the streaming request's log line")
