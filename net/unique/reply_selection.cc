@@ -113,25 +113,31 @@ Selection select_unique(const std::vector<Candidate>& cs, const std::vector<std:
                         const QualityFloor& floor, const std::vector<float>* prompt) {
   Selection s;
   std::vector<int> passing;
-  const bool relevance = prompt && !prompt->empty() && emb.size() == cs.size() && floor.min_relevance_ratio > 0;
+  const bool embedded = emb.size() == cs.size();
+  auto has_embedding = [&](size_t i) { return embedded && !cs[i].text.empty() && !emb[i].empty(); };
+  const bool relevance = prompt && !prompt->empty() && embedded && floor.min_relevance_ratio > 0;
   double best_relevance = -1;
   if (relevance) {
     s.relevance.assign(cs.size(), 0);
     for (size_t i = 0; i < cs.size(); ++i)
-      if (!cs[i].text.empty() && !emb[i].empty()) {
+      if (has_embedding(i)) {
         s.relevance[i] = 1 - cosine_distance(emb[i], *prompt);
-        best_relevance = std::max(best_relevance, s.relevance[i]);
+        if (!cs[i].anchor) best_relevance = std::max(best_relevance, s.relevance[i]);
       }
   }
-  auto off_topic = [&](std::vector<std::string> f) {
-    if (!relevance || best_relevance <= 0) return f;
-    for (size_t i = 0; i < cs.size(); ++i)
-      if (f[i].empty() && s.relevance[i] < floor.min_relevance_ratio * best_relevance)
+  auto screen = [&](std::vector<std::string> f) {
+    for (size_t i = 0; i < cs.size(); ++i) {
+      if (cs[i].anchor) {
+        if (f[i].empty()) f[i] = "anchor";
+        continue;
+      }
+      if (relevance && best_relevance > 0 && f[i].empty() && s.relevance[i] < floor.min_relevance_ratio * best_relevance)
         f[i] = fmt::format("off topic (relevance {:.2f} < {:.2f} x {:.2f})", s.relevance[i], floor.min_relevance_ratio,
                            best_relevance);
+    }
     return f;
   };
-  s.failures = off_topic(quality_failures(cs, floor));
+  s.failures = screen(quality_failures(cs, floor));
   for (size_t i = 0; i < cs.size(); ++i)
     if (s.failures[i].empty()) passing.push_back(int(i));
   std::string relaxed;
@@ -140,7 +146,7 @@ Selection select_unique(const std::vector<Candidate>& cs, const std::vector<std:
     // still among the sound ones (no loop, logprob above the floor), since a cut answer scores.
     QualityFloor loose = floor;
     loose.reject_cut_short = false;
-    const auto loose_failures = off_topic(quality_failures(cs, loose));
+    const auto loose_failures = screen(quality_failures(cs, loose));
     for (size_t i = 0; i < cs.size(); ++i)
       if (loose_failures[i].empty()) passing.push_back(int(i));
     relaxed = " (all cut short)";
@@ -150,31 +156,45 @@ Selection select_unique(const std::vector<Candidate>& cs, const std::vector<std:
     s.why = "fallback: no candidate passed the quality floor";
     return s;
   }
-  if (passing.size() == 1 || emb.size() != cs.size()) {
+  if (passing.size() == 1 || !embedded) {
     s.chosen = passing.front();
     s.why = std::string(passing.size() == 1 ? "only one passed the quality floor" : "first passing (no embeddings)") +
             relaxed;
     return s;
   }
-  // The consensus: the mean of every candidate with text, passing or not (a rejected one still
-  // shows where the model's replies to this prompt lie).
-  std::vector<double> centroid;
-  int members = 0;
-  for (size_t i = 0; i < cs.size(); ++i) {
-    if (cs[i].text.empty() || emb[i].empty()) continue;
-    if (centroid.empty()) centroid.assign(emb[i].size(), 0.0);
-    for (size_t k = 0; k < centroid.size() && k < emb[i].size(); ++k) centroid[k] += emb[i][k];
-    ++members;
-  }
-  std::vector<float> c(centroid.size());
-  for (size_t k = 0; k < c.size(); ++k) c[k] = float(centroid[k] / std::max(members, 1));
-  s.centroid_distance.resize(cs.size(), 0);
+  std::vector<size_t> anchors;
   for (size_t i = 0; i < cs.size(); ++i)
-    if (!emb[i].empty()) s.centroid_distance[i] = cosine_distance(emb[i], c);
+    if (cs[i].anchor && has_embedding(i)) anchors.push_back(i);
+  s.consensus_distance.assign(cs.size(), 0);
+  if (!anchors.empty()) {
+    for (size_t i = 0; i < cs.size(); ++i) {
+      if (!has_embedding(i)) continue;
+      double nearest = 2;
+      for (size_t a : anchors)
+        if (a != i) nearest = std::min(nearest, cosine_distance(emb[i], emb[a]));
+      s.consensus_distance[i] = nearest == 2 ? 0 : nearest;
+    }
+    s.why = "farthest from the nearest anchor" + relaxed;
+  } else {
+    // The mean of every candidate with text, passing or not (a rejected one still shows where
+    // the model's replies to this prompt lie).
+    std::vector<double> centroid;
+    int members = 0;
+    for (size_t i = 0; i < cs.size(); ++i) {
+      if (!has_embedding(i)) continue;
+      if (centroid.empty()) centroid.assign(emb[i].size(), 0.0);
+      for (size_t k = 0; k < centroid.size() && k < emb[i].size(); ++k) centroid[k] += emb[i][k];
+      ++members;
+    }
+    std::vector<float> c(centroid.size());
+    for (size_t k = 0; k < c.size(); ++k) c[k] = float(centroid[k] / std::max(members, 1));
+    for (size_t i = 0; i < cs.size(); ++i)
+      if (has_embedding(i)) s.consensus_distance[i] = cosine_distance(emb[i], c);
+    s.why = "farthest from the candidates' centroid" + relaxed;
+  }
   s.chosen = passing.front();
   for (int i : passing)
-    if (s.centroid_distance[size_t(i)] > s.centroid_distance[size_t(s.chosen)]) s.chosen = i;
-  s.why = "farthest from the candidates' centroid" + relaxed;
+    if (s.consensus_distance[size_t(i)] > s.consensus_distance[size_t(s.chosen)]) s.chosen = i;
   return s;
 }
 

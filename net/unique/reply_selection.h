@@ -20,7 +20,11 @@ using Embedder = std::function<std::vector<std::vector<float>>(const std::vector
 struct Candidate {
   std::string text;
   std::string style;        // the style's name ("" for none)
-  std::string source;       // "local" or "upstream"
+  std::string source;       // "local", "upstream" or "anchor"
+  bool style_after_prompt = false;  // the style went after the user's turn, not in a system turn
+  // A reference for the consensus (no style, a stock miner's sampling): measured against, only
+  // returned when no candidate is usable.
+  bool anchor = false;
   FinishReason finish = FinishReason::kNone;
   int64_t tokens = 0;
   // Sum and count of the generated tokens' log-probabilities under the model (local only).
@@ -63,16 +67,20 @@ std::vector<std::string> quality_failures(const std::vector<Candidate>& candidat
 struct Selection {
   int chosen = -1;                        // index into the candidates; -1 when none has text
   std::vector<std::string> failures;      // quality_failure of each candidate
-  std::vector<double> centroid_distance;  // 1 - cos(candidate, centroid); empty without embeddings
+  // 1 - cos to the consensus: the nearest anchor's, or the candidates' centroid without anchors;
+  // empty without embeddings.
+  std::vector<double> consensus_distance;
   std::vector<double> relevance;          // cos(candidate, prompt); empty without the prompt's
-  std::string why;                        // "farthest from centroid", "only passing", "fallback: ..."
+  std::string why;                        // "farthest from the anchors", "only passing", "fallback: ..."
 };
 
-// --select unique: among candidates that pass the floor, the one farthest from the centroid of
-// all candidates with text (`embeddings[i]` belongs to candidates[i]; may be empty for none).
-// When every candidate was cut short, the same choice among those that pass the other checks;
-// when none does: the best fallback (fallback_choice).
-// `prompt_embedding` (optional, the same space) adds the relevance check of the floor.
+// --select unique: among candidates (not anchors) that pass the floor, the one farthest from the
+// consensus: whose nearest anchor is farthest, or without anchors, farthest from the centroid of
+// all non-anchor candidates with text (`embeddings[i]` belongs to candidates[i]; may be empty
+// for none). When every candidate was cut short, the same choice among those that pass the other
+// checks; when none does: the best fallback (fallback_choice, anchors included).
+// `prompt_embedding` (optional, the same space) adds the relevance check of the floor, relative
+// to the best non-anchor candidate's relevance.
 Selection select_unique(const std::vector<Candidate>& candidates,
                         const std::vector<std::vector<float>>& embeddings, const QualityFloor& floor,
                         const std::vector<float>* prompt_embedding = nullptr);

@@ -152,29 +152,46 @@ const Style& StyleBook::draw(uint64_t seed, uint32_t index) const {
   return styles_[i];
 }
 
+StylePlacement placement_of(StylePlacement p, uint32_t index) {
+  if (p != StylePlacement::kMixed) return p;
+  return index % 2 ? StylePlacement::kAfterPrompt : StylePlacement::kSystem;
+}
+
 std::vector<ChatMessage> apply_style(const std::vector<ChatMessage>& messages, const Style& style,
-                                     bool system_role) {
+                                     bool system_role, StylePlacement placement) {
   std::vector<ChatMessage> out = messages;
+  std::string prefix;  // goes in front of the conversation
+  bool placed = false;
+  if (placement == StylePlacement::kAfterPrompt) {
+    for (auto it = out.rbegin(); it != out.rend() && !placed; ++it)
+      if (it->role == "user") {
+        it->content += "\n\n(" + style.text + ")";
+        placed = true;
+      }
+  }
+  if (!placed) prefix = style.text;
   if (system_role) {
+    if (prefix.empty()) return out;
     // One system message: many templates accept a system turn only in first place.
     if (!out.empty() && out.front().role == "system") {
-      out.front().content = out.front().content.empty() ? style.text : out.front().content + "\n\n" + style.text;
+      out.front().content = out.front().content.empty() ? prefix : out.front().content + "\n\n" + prefix;
     } else {
-      out.insert(out.begin(), ChatMessage{"system", style.text});
+      out.insert(out.begin(), ChatMessage{"system", prefix});
     }
     return out;
   }
-  // The template refuses "system": the style and any system text the caller sent go in front
-  // of the first user turn (where such templates put a system prompt themselves).
-  std::string prefix = style.text;
+  // The template refuses "system": the style (unless placed after the prompt) and any system
+  // text the caller sent go in front of the first user turn (where such templates put a system
+  // prompt themselves).
   std::vector<ChatMessage> rest;
   for (auto& m : out) {
     if (m.role == "system") {
-      if (!m.content.empty()) prefix += "\n\n" + m.content;
+      if (!m.content.empty()) prefix += (prefix.empty() ? "" : "\n\n") + m.content;
     } else {
       rest.push_back(std::move(m));
     }
   }
+  if (prefix.empty()) return rest;
   for (auto& m : rest)
     if (m.role == "user") {
       m.content = prefix + "\n\n" + m.content;

@@ -45,10 +45,21 @@ class StyleBook {
   std::string origin_;
 };
 
-// The conversation with `style` added: merged into a leading system message, or as a new one in
-// front; with `system_role` false (templates that raise on "system", such as Gemma 2's), the
-// style and any system text go in front of the first user turn's text instead.
+// Where a candidate's style goes. A small model follows an instruction after the user's words
+// more closely than a system prompt, and the two placements move replies in different
+// directions; mixing them (even candidates system, odd after the prompt) widens the spread the
+// selection chooses from (bench/results/uniqueness-2026-12-06).
+enum class StylePlacement { kSystem, kAfterPrompt, kMixed };
+
+// The placement of candidate `index`: kMixed alternates, starting with kSystem.
+StylePlacement placement_of(StylePlacement p, uint32_t index);
+
+// The conversation with `style` added.
+// kSystem: merged into a leading system message, or as a new one in front; with `system_role`
+// false (templates that raise on "system", such as Gemma 2's), the style and any system text go
+// in front of the first user turn's text instead.
+// kAfterPrompt: appended to the last user turn, in parentheses (kSystem when there is none).
 std::vector<ChatMessage> apply_style(const std::vector<ChatMessage>& messages, const Style& style,
-                                     bool system_role);
+                                     bool system_role, StylePlacement placement = StylePlacement::kSystem);
 
 }  // namespace ember::net::unique

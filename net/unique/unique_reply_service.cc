@@ -307,10 +307,10 @@ class UniqueStream : public CompletionStream {
                                 seconds(Clock::now() - started_));
     for (size_t i = 0; i < cands_.size(); ++i) {
       const Candidate& c = cands_[i];
-      s += fmt::format(" | #{} {} style={} {} {} tok", i, c.source, c.style.empty() ? "-" : c.style,
-                       finish_reason_name(c.finish), c.tokens);
+      s += fmt::format(" | #{} {} style={}{} {} {} tok", i, c.source, c.style.empty() ? "-" : c.style,
+                       c.style_after_prompt ? "@after" : "", finish_reason_name(c.finish), c.tokens);
       if (c.has_logprobs()) s += fmt::format(" lp={:.2f}", c.mean_logprob());
-      if (i < sel.centroid_distance.size()) s += fmt::format(" d={:.3f}", sel.centroid_distance[i]);
+      if (i < sel.consensus_distance.size()) s += fmt::format(" d={:.3f}", sel.consensus_distance[i]);
       if (i < sel.relevance.size()) s += fmt::format(" rel={:.2f}", sel.relevance[i]);
       if (i < sel.failures.size() && !sel.failures[i].empty()) s += " [" + sel.failures[i] + "]";
     }
@@ -356,17 +356,22 @@ UniqueReplyService::UniqueReplyService(CompletionService& inner, UniqueOptions o
 std::unique_ptr<CompletionStream> UniqueReplyService::start(const CompletionRequest& req) {
   const uint64_t base = req.seed ? *req.seed : random_seed();
   const int n_local = opts_.best_of, n_remote = opts_.upstream_candidates;
-  const int total = n_local + n_remote;
+  const bool measured = opts_.select == SelectMode::kUnique && opts_.embed && n_local + n_remote >= 2;
+  const int n_anchor = measured ? opts_.anchors : 0;
+  const int total = n_local + n_remote + n_anchor;
   auto style_of = [&](int i) -> const Style* {
     return opts_.styles && req.prompt_ids.empty() && !req.prompt_text ? &opts_.styles->draw(base, uint32_t(i)) : nullptr;
   };
-  auto styled = [&](const Style* s) { return s ? apply_style(req.messages, *s, opts_.system_role) : req.messages; };
+  auto styled = [&](const Style* s, int i) {
+    return s ? apply_style(req.messages, *s, opts_.system_role, placement_of(opts_.placement, uint32_t(i)))
+             : req.messages;
+  };
 
   if (total == 1 && n_local == 1) {
     // Styles only: the one reply streams straight through.
     const Style* s = style_of(0);
     CompletionRequest one = req;
-    one.messages = styled(s);
+    one.messages = styled(s, 0);
     auto stream = inner_.start(one);
     if (s && opts_.on_style) {
       opts_.on_style(s->name, false);
@@ -390,15 +395,29 @@ std::unique_ptr<CompletionStream> UniqueReplyService::start(const CompletionRequ
   std::vector<UniqueStream::Local> locals;
   std::vector<UniqueStream::Remote> remotes;
   for (int i = 0; i < total; ++i) {
-    const Style* s = style_of(i);
     Candidate& c = cands[size_t(i)];
+    const bool anchor = i >= n_local + n_remote;
+    const Style* s = anchor ? nullptr : style_of(i);
     c.style = s ? s->name : "";
-    c.source = i < n_local ? "local" : "upstream";
+    c.style_after_prompt = s && placement_of(opts_.placement, uint32_t(i)) == StylePlacement::kAfterPrompt;
+    c.anchor = anchor;
+    c.source = anchor ? "anchor" : i < n_local ? "local" : "upstream";
     if (s && opts_.on_style) opts_.on_style(s->name, false);
-    if (i < n_local) {
+    if (i < n_local || anchor) {
       CompletionRequest creq = req;
-      creq.messages = styled(s);
+      creq.messages = styled(s, i);
       creq.seed = candidate_seed(base, uint32_t(i));
+      if (anchor) {
+        // A stock miner: the conversation as sent, plain sampling, the first one greedy.
+        creq.temperature = i == n_local + n_remote ? 0.0f : 0.7f;
+        creq.top_p = 0.95f;
+        creq.top_k = 0;
+        creq.min_p = 0.0f;
+        creq.repetition_penalty = 1.0f;
+        creq.presence_penalty = 0.0f;
+        creq.frequency_penalty = 0.0f;
+        creq.logit_bias.clear();
+      }
       creq.logprobs = 0;  // each token's log-probability, for the quality floor
       creq.stream = false;
       creq.deadline = collect_until;
@@ -415,7 +434,7 @@ std::unique_ptr<CompletionStream> UniqueReplyService::start(const CompletionRequ
     } else {
       auto slot = std::make_shared<UpstreamSlot>();
       UpstreamCall call;
-      call.messages = styled(s);
+      call.messages = styled(s, i);
       call.max_tokens = req.max_tokens;
       call.temperature = req.temperature;
       call.top_p = req.top_p;

@@ -5,7 +5,9 @@
 // prompt blocks they have in common), are collected until all end or the request's deadline
 // nears, and one is returned: the candidate farthest from the candidates' centroid in sentence
 // embedding space among those that pass the quality floor (--select unique), or the first to
-// pass it (--select first). The chosen text is streamed once chosen.
+// pass it (--select first). The consensus is the nearest of a few anchors, unstyled replies at a
+// stock miner's settings generated alongside, or else the candidates' centroid. The chosen text
+// is streamed once chosen.
 //
 // Only for the 2023-24 synapse validators that reward distance from other miners' replies.
 // Today's validators re-run the model and compare exact logprobs: never put this in front of
@@ -32,7 +34,12 @@ struct UniqueOptions {
   int best_of = 1;                      // local candidates per request
   SelectMode select = SelectMode::kUnique;
   std::optional<StyleBook> styles;      // none: candidates differ by seed only
+  StylePlacement placement = StylePlacement::kSystem;  // where each candidate's style goes
   bool system_role = true;              // false: the template refuses "system" (see apply_style)
+  // --select unique: unstyled local replies at a stock miner's settings (the first greedy, the
+  // others temperature 0.7, top_p 0.95), run with the candidates and measured against, never
+  // returned unless nothing else is usable. 0: the candidates' centroid is the consensus.
+  int anchors = 0;
   QualityFloor floor;
   Embedder embed;                       // --select unique with 2+ candidates; empty: first passing
   std::shared_ptr<const UpstreamClient> upstream;  // none: local candidates only

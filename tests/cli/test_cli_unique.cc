@@ -49,6 +49,21 @@ TEST(UniqueCli, BadUpstreamAndRangesAreRefused) {
   r = ember::test::run_ember(kServe + "--select best");
   EXPECT_EQ(r.code, 2) << r.out;
   EXPECT_THAT(r.out, HasSubstr("--select"));
+  r = ember::test::run_ember(kServe + "--style-placement before");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("--style-placement"));
+  r = ember::test::run_ember(kServe + "--best-of 4 --select-anchors 9");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("--select-anchors"));
+}
+
+TEST(UniqueCli, AnchorsWithoutAChoiceToMakeAreRefused) {
+  auto r = ember::test::run_ember(kServe + "--best-of 4 --select first --select-anchors 2");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("--select-anchors 2: anchors only serve --select unique"));
+  r = ember::test::run_ember(kServe + "--styles builtin --select-anchors 1");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("--select-anchors 1: there is no choice to make with one candidate"));
 }
 
 }  // namespace

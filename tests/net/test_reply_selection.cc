@@ -63,8 +63,8 @@ TEST(SelectUnique, FarthestFromTheCentroidAmongPassing) {
   std::vector<std::vector<float>> e = {{1, 0, 0}, {0.99f, 0.141f, 0}, {0.99f, 0, 0.141f}, {0.6f, 0.8f, 0}};
   Selection s = select_unique(cs, e, {});
   EXPECT_EQ(s.chosen, 3);
-  ASSERT_EQ(s.centroid_distance.size(), 4u);
-  for (int i = 0; i < 3; ++i) EXPECT_LT(s.centroid_distance[size_t(i)], s.centroid_distance[3]);
+  ASSERT_EQ(s.consensus_distance.size(), 4u);
+  for (int i = 0; i < 3; ++i) EXPECT_LT(s.consensus_distance[size_t(i)], s.consensus_distance[3]);
 
   // The outlier fails the floor: the farthest of the rest wins, and the outlier still pulled the
   // centroid (so the candidate on its side is nearer it).
@@ -120,6 +120,56 @@ TEST(SelectUnique, OffTopicCandidatesAreNotChosen) {
   QualityFloor off;
   off.min_relevance_ratio = 0;
   EXPECT_EQ(select_unique(cs, e, off, &prompt).chosen, 2);
+}
+
+Candidate anchor(std::string text, double mean_lp = -0.4) {
+  Candidate c = good(std::move(text), mean_lp);
+  c.anchor = true;
+  c.source = "anchor";
+  return c;
+}
+
+TEST(SelectUnique, WithAnchorsTheFarthestFromTheNearestAnchorWins) {
+  // Anchors at (1,0) and (0,1). The centroid of the three candidates lies near (0.82,0.57), which
+  // makes c (hugging the first anchor) its farthest; against the anchors b, midway, is farthest.
+  std::vector<Candidate> cs = {good("a"), good("b"), good("c"), anchor("greedy"), anchor("typical")};
+  const std::vector<std::vector<float>> e = {{0.6f, 0.8f}, {0.7071f, 0.7071f}, {0.995f, 0.0998f}, {1, 0}, {0, 1}};
+  Selection s = select_unique(cs, e, {});
+  EXPECT_EQ(s.chosen, 1);
+  EXPECT_EQ(s.why, "farthest from the nearest anchor");
+  ASSERT_EQ(s.consensus_distance.size(), 5u);
+  EXPECT_NEAR(s.consensus_distance[0], 0.2, 1e-4);
+  EXPECT_NEAR(s.consensus_distance[1], 1 - 0.7071, 1e-4);
+  EXPECT_EQ(s.failures[3], "anchor");
+  EXPECT_EQ(s.failures[4], "anchor");
+
+  // The same candidates without anchors: the centroid rule.
+  std::vector<Candidate> plain(cs.begin(), cs.begin() + 3);
+  EXPECT_EQ(select_unique(plain, {e.begin(), e.begin() + 3}, {}).chosen, 2);
+}
+
+TEST(SelectUnique, AnAnchorIsReturnedOnlyWhenNothingElseIsUsable) {
+  // The anchor is farthest from everything, yet never chosen while a candidate passes.
+  std::vector<Candidate> cs = {good("a"), good("b"), anchor("greedy")};
+  const std::vector<std::vector<float>> e = {{1, 0}, {0.99f, 0.14f}, {0, 1}};
+  EXPECT_NE(select_unique(cs, e, {}).chosen, 2);
+  // Every candidate rambles: the anchor, a finished stock answer, is the fallback.
+  cs[0].logprob_sum = cs[1].logprob_sum = -4.0 * 50;
+  Selection s = select_unique(cs, e, {});
+  EXPECT_EQ(s.chosen, 2);
+  EXPECT_EQ(s.why, "fallback: no candidate passed the quality floor");
+}
+
+TEST(SelectUnique, AnAnchorsRelevanceDoesNotRaiseTheBar) {
+  // The greedy anchor restates the prompt (relevance 1); the candidates, less literal, are still
+  // within the ratio of the best candidate and stay eligible.
+  std::vector<Candidate> cs = {good("a"), good("b"), anchor("greedy")};
+  const std::vector<std::vector<float>> e = {{0.7f, 0.714f}, {0.66f, 0.751f}, {1, 0}};
+  const std::vector<float> prompt = {1, 0};
+  Selection s = select_unique(cs, e, {}, &prompt);
+  EXPECT_EQ(s.failures[0], "");
+  EXPECT_EQ(s.failures[1], "");
+  EXPECT_EQ(s.chosen, 1);  // farther from the anchor
 }
 
 TEST(SelectUnique, WithoutEmbeddingsTakesTheFirstPassing) {

@@ -132,5 +132,39 @@ TEST(ApplyStyle, WithoutASystemRoleGoesIntoTheFirstUserTurn) {
   for (const auto& m : out) EXPECT_NE(m.role, "system");
 }
 
+TEST(ApplyStyle, AfterThePromptGoesAtTheEndOfTheLastUserTurn) {
+  const Style s{"tldr", "Open with a TL;DR.", 1};
+  auto out = apply_style({{"system", "Be kind."}, {"user", "Q1"}, {"assistant", "A1"}, {"user", "Q2"}}, s, true,
+                         StylePlacement::kAfterPrompt);
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_EQ(out[0].content, "Be kind.");
+  EXPECT_EQ(out[1].content, "Q1");
+  EXPECT_EQ(out[3].content, "Q2\n\n(Open with a TL;DR.)");
+
+  // Without a system role the caller's system text still moves into the first user turn, alone.
+  out = apply_style({{"system", "Be kind."}, {"user", "Q1"}, {"assistant", "A1"}, {"user", "Q2"}}, s, false,
+                    StylePlacement::kAfterPrompt);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0].content, "Be kind.\n\nQ1");
+  EXPECT_EQ(out[2].content, "Q2\n\n(Open with a TL;DR.)");
+  out = apply_style({{"user", "Q"}}, s, false, StylePlacement::kAfterPrompt);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].content, "Q\n\n(Open with a TL;DR.)");
+
+  // No user turn to follow: the system placement.
+  out = apply_style({{"assistant", "A"}}, s, true, StylePlacement::kAfterPrompt);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].role, "system");
+  EXPECT_EQ(out[0].content, "Open with a TL;DR.");
+}
+
+TEST(ApplyStyle, MixedPlacementAlternatesFromSystem) {
+  EXPECT_EQ(placement_of(StylePlacement::kMixed, 0), StylePlacement::kSystem);
+  EXPECT_EQ(placement_of(StylePlacement::kMixed, 1), StylePlacement::kAfterPrompt);
+  EXPECT_EQ(placement_of(StylePlacement::kMixed, 4), StylePlacement::kSystem);
+  EXPECT_EQ(placement_of(StylePlacement::kAfterPrompt, 0), StylePlacement::kAfterPrompt);
+  EXPECT_EQ(placement_of(StylePlacement::kSystem, 3), StylePlacement::kSystem);
+}
+
 }  // namespace
 }  // namespace ember::net::unique

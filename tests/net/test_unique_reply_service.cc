@@ -1,6 +1,7 @@
 // Best-of-n for unique replies over a scripted CompletionService: candidates each get a style
 // and a seed, the centroid-farthest passing one is returned, the deadline bounds the wait, and
 // an upstream that is down, slow or failing never fails the request.
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <thread>
@@ -170,6 +171,55 @@ TEST(UniqueReplyService, ReturnsTheCentroidFarthestCandidate) {
   ASSERT_EQ(chosen.size(), 1u);
   // The chosen style is the third candidate's.
   EXPECT_EQ(chosen.begin()->first, StyleBook::builtin().draw(42, 2).name);
+}
+
+TEST(UniqueReplyService, AnchorsRunUnstyledAtStockSettingsAndSetTheConsensus) {
+  FakeService inner;
+  // Candidates 0-2 as above; 3 and 4 are the anchors, embedded at (0,1): reply-0 lies farthest
+  // from them (the centroid rule would take reply-2).
+  inner.script = [](const CompletionRequest& r) {
+    const int i = index_of(r);
+    return words(i < 3 ? "This is reply-" + std::to_string(i) : "A stock answer " + std::to_string(i));
+  };
+  UniqueOptions o = options(3);
+  o.anchors = 2;
+  o.placement = StylePlacement::kMixed;
+  std::vector<std::string> log;
+  o.log = [&](const std::string& line) { log.push_back(line); };
+  UniqueReplyService svc(inner, o);
+  CompletionRequest req = request(42);
+  req.temperature = 1.2f;
+  req.top_k = 40;
+  req.presence_penalty = 0.5f;
+  EXPECT_EQ(drain(*svc.start(req)).first, "This is reply-0");
+  ASSERT_EQ(inner.seen.size(), 5u);
+  std::sort(inner.seen.begin(), inner.seen.end(),
+            [](const CompletionRequest& a, const CompletionRequest& b) { return index_of(a) < index_of(b); });
+  // Candidates keep the request's sampling; mixed placement puts candidate 1's style after the
+  // user's words and leaves the system turn as sent.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(*inner.seen[size_t(i)].temperature, 1.2f);
+  EXPECT_GT(inner.seen[0].messages[0].content.size(), req.messages[0].content.size());
+  EXPECT_EQ(inner.seen[1].messages[0].content, req.messages[0].content);
+  EXPECT_EQ(inner.seen[1].messages[1].content.rfind("Why is the sky blue?\n\n(", 0), 0u);
+  // Anchors: the conversation as sent, greedy then 0.7 / 0.95, no other knobs, own seeds.
+  for (int i = 3; i < 5; ++i) {
+    const CompletionRequest& a = inner.seen[size_t(i)];
+    EXPECT_EQ(a.messages.size(), req.messages.size());
+    EXPECT_EQ(a.messages[0].content, req.messages[0].content);
+    EXPECT_EQ(a.messages[1].content, req.messages[1].content);
+    EXPECT_EQ(*a.top_p, 0.95f);
+    EXPECT_EQ(*a.top_k, 0);
+    EXPECT_EQ(*a.presence_penalty, 0.0f);
+    EXPECT_EQ(a.logprobs, 0);
+  }
+  EXPECT_EQ(*inner.seen[3].temperature, 0.0f);
+  EXPECT_EQ(*inner.seen[4].temperature, 0.7f);
+  EXPECT_NE(*inner.seen[3].seed, *inner.seen[4].seed);
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_NE(log[0].find("#3 anchor style=- stop"), std::string::npos) << log[0];
+  EXPECT_NE(log[0].find("@after"), std::string::npos) << log[0];
+  EXPECT_NE(log[0].find("=> #0"), std::string::npos) << log[0];
+  EXPECT_NE(log[0].find("farthest from the nearest anchor"), std::string::npos) << log[0];
 }
 
 TEST(UniqueReplyService, TheSameSeedDrawsTheSameCandidates) {

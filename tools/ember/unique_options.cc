@@ -23,6 +23,17 @@ void add_unique_options(CLI::App* cmd, UniqueArgs& a) {
                   "embedding space, among those that pass the quality floor) or first (the first to pass it)")
       ->capture_default_str()
       ->check(CLI::IsMember({"unique", "first"}));
+  cmd->add_option("--style-placement", a.style_placement,
+                  "Where a candidate's style goes: system (a system turn), after (the end of the user's turn) or "
+                  "mixed (alternating, which spreads the candidates wider)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"system", "after", "mixed"}));
+  cmd->add_option("--select-anchors", a.select_anchors,
+                  "--select unique: unstyled replies at a stock miner's settings (the first greedy, the rest "
+                  "temperature 0.7) run beside the candidates as the consensus to move away from; never returned "
+                  "unless nothing else is usable (0: the candidates' centroid)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 8));
   cmd->add_option("--select-encoder", a.select_encoder,
                   "Sentence encoder for --select unique: a sentence-transformers folder or a fetched name")
       ->capture_default_str();
@@ -56,6 +67,11 @@ void add_unique_options(CLI::App* cmd, UniqueArgs& a) {
 }
 
 void check_unique_args(const UniqueArgs& a) {
+  if (a.select_anchors > 0 && a.select != "unique")
+    throw Error(fmt::format("--select-anchors {}: anchors only serve --select unique", a.select_anchors));
+  if (a.select_anchors > 0 && a.best_of + (a.upstream.empty() ? 0 : a.upstream_candidates) < 2)
+    throw Error(fmt::format("--select-anchors {}: there is no choice to make with one candidate (set --best-of 2 or more)",
+                            a.select_anchors));
   if (!a.styles.empty()) net::unique::StyleBook::load(a.styles);
   if (!a.upstream.empty()) net::unique::UpstreamClient({a.upstream, "", "", std::chrono::milliseconds(1)});
 }
@@ -76,6 +92,10 @@ UniqueSetup make_unique_setup(const UniqueArgs& a, net::CompletionService& inner
       o.system_role = false;
     }
   }
+  o.placement = a.style_placement == "system"  ? net::unique::StylePlacement::kSystem
+                : a.style_placement == "after" ? net::unique::StylePlacement::kAfterPrompt
+                                               : net::unique::StylePlacement::kMixed;
+  o.anchors = a.select_anchors;
   o.floor.min_mean_logprob = a.min_logprob;
   o.floor.min_relevance_ratio = a.relevance_ratio;
   o.select_budget = std::chrono::milliseconds(a.select_budget_ms);
@@ -99,11 +119,16 @@ UniqueSetup make_unique_setup(const UniqueArgs& a, net::CompletionService& inner
     out.encoder = SentenceEncoder::open(dir);
     SentenceEncoder* enc = out.encoder.get();
     o.embed = [enc](const std::vector<std::string>& texts) { return enc->embed(texts); };
-    encoder_note = fmt::format(", encoder {} ({} dims)", enc->name(), enc->dim());
+    encoder_note = fmt::format(", encoder {} ({} dims), {}", enc->name(), enc->dim(),
+                               a.select_anchors ? fmt::format("{} anchor{}", a.select_anchors,
+                                                              a.select_anchors == 1 ? "" : "s")
+                                                : "centroid");
   }
   out.banner = fmt::format("axon only: {} local candidate{}{}, select {}{}, styles {}{}", a.best_of,
                            a.best_of == 1 ? "" : "s", upstream_note, a.select, encoder_note,
-                           o.styles ? fmt::format("{} ({})", o.styles->origin(), o.styles->styles().size()) : "none",
+                           o.styles ? fmt::format("{} ({}, placed {})", o.styles->origin(), o.styles->styles().size(),
+                                                  a.style_placement)
+                                    : "none",
                            o.system_role ? "" : " (merged into the first user turn: no system role)");
   out.service = std::make_unique<net::unique::UniqueReplyService>(inner, std::move(o));
   return out;

@@ -20,6 +20,8 @@ struct UniqueArgs {
   int best_of = 1;
   std::string select = "unique";       // unique | first
   std::string select_encoder = "all-mpnet-base-v2";
+  int select_anchors = 0;
+  std::string style_placement = "mixed";  // system | after | mixed
   double min_logprob = -2.0;
   double relevance_ratio = 0.9;
   int select_budget_ms = 500;
