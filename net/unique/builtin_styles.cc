@@ -27,6 +27,14 @@ StyleBook StyleBook::builtin() {
       {"precise-technical", "Be rigorous: define terms, state assumptions and give exact figures, formulas or code where relevant. No speculation.", 1},
       {"storyteller", "Weave the answer into a short, engaging narrative or scenario, making sure every fact in it is correct and the question is fully answered.", 1},
       {"tldr", "Open with a one-sentence TL;DR, then expand with the supporting details in a few short paragraphs.", 1},
+      // Formats that change the reply's shape, not only its tone: they move it furthest in
+      // embedding space on prompts whose content is pinned (a calculation, a continuation).
+      {"dialogue", "Write the answer as a short dialogue between a curious student and an expert that covers everything the user asked, accurately.", 1},
+      {"table", "Where it fits, organise the key information in a compact markdown table, then add a one-line takeaway. Stay accurate and on the question.", 1},
+      {"practitioner", "Answer in the first person as an experienced practitioner explaining how you would handle this, with concrete specifics. Be accurate.", 1},
+      {"headings", "Split the answer into two or three sections with short markdown headings (## ...). Keep every part accurate and on the question.", 1},
+      {"glossary-first", "Start by defining the two or three key terms in one line each, then answer the question fully using them.", 1},
+      {"quick-then-deep", "Give the direct answer in the first line, then a deeper explanation of why and how, with a concrete detail or example.", 1},
   };
   return from_styles(std::move(s), "builtin");
 }

@@ -59,7 +59,8 @@ bool has_repetition_loop(std::string_view text) {
 std::string quality_failure(const Candidate& c, const QualityFloor& floor) {
   if (c.finish == FinishReason::kError) return "error: " + c.error;
   if (c.text.find_first_not_of(" \t\r\n") == std::string::npos) return "empty";
-  if (floor.reject_cut_short && !c.finished()) return "cut short";
+  if (floor.reject_cut_short && !c.finished() && !(floor.length_is_complete && c.finish == FinishReason::kLength))
+    return "cut short";
   if (has_repetition_loop(c.text)) return "repetition loop";
   if (c.has_logprobs() && c.mean_logprob() < floor.min_mean_logprob)
     return fmt::format("mean logprob {:.2f} < {:.2f}", c.mean_logprob(), floor.min_mean_logprob);
@@ -110,8 +111,11 @@ std::vector<std::string> quality_failures(const std::vector<Candidate>& cs, cons
 }
 
 Selection select_unique(const std::vector<Candidate>& cs, const std::vector<std::vector<float>>& emb,
-                        const QualityFloor& floor, const std::vector<float>* prompt) {
+                        const QualityFloor& given_floor, const std::vector<float>* prompt) {
   Selection s;
+  QualityFloor floor = given_floor;
+  for (const Candidate& c : cs)
+    if (c.anchor && c.finish == FinishReason::kLength) floor.length_is_complete = true;
   std::vector<int> passing;
   const bool embedded = emb.size() == cs.size();
   auto has_embedding = [&](size_t i) { return embedded && !cs[i].text.empty() && !emb[i].empty(); };

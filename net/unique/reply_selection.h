@@ -41,6 +41,9 @@ struct QualityFloor {
   // Mean token log-probability (raw, under the model) below this is rambling or gibberish.
   double min_mean_logprob = -2.0;
   bool reject_cut_short = true;  // finish by length or deadline: the answer is incomplete
+  // Reaching max_tokens is not cut short (select_unique sets it when an anchor, a stock reply,
+  // reached max_tokens itself: then every miner's reply is cut there too). A deadline cut still is.
+  bool length_is_complete = false;
   // A reply under this many tokens and under a quarter of the candidates' median length is a
   // non-answer ("1"), however far it lies from the others.
   int64_t short_tokens = 16;
@@ -78,7 +81,8 @@ struct Selection {
 // consensus: whose nearest anchor is farthest, or without anchors, farthest from the centroid of
 // all non-anchor candidates with text (`embeddings[i]` belongs to candidates[i]; may be empty
 // for none). When every candidate was cut short, the same choice among those that pass the other
-// checks; when none does: the best fallback (fallback_choice, anchors included).
+// checks; when none does: the best fallback (fallback_choice, anchors included). When an anchor
+// ended at max_tokens, candidates that did are not cut short (QualityFloor::length_is_complete).
 // `prompt_embedding` (optional, the same space) adds the relevance check of the floor, relative
 // to the best non-anchor candidate's relevance.
 Selection select_unique(const std::vector<Candidate>& candidates,

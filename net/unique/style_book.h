@@ -21,7 +21,7 @@ struct Style {
 
 class StyleBook {
  public:
-  // About twenty personas, tones, formats and levels of detail, each asking for a correct,
+  // Twenty-six personas, tones, formats and levels of detail, each asking for a correct,
   // on-topic answer.
   static StyleBook builtin();
   // FILE.toml or FILE.json (by extension), or "builtin". Throws ember::Error naming the file and

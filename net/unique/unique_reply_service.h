@@ -3,11 +3,11 @@
 // upstream endpoint) for axon requests. Each request becomes N candidates, each with its own
 // style (StyleBook) and seed; they run together (the engine batches them and shares whatever
 // prompt blocks they have in common), are collected until all end or the request's deadline
-// nears, and one is returned: the candidate farthest from the candidates' centroid in sentence
-// embedding space among those that pass the quality floor (--select unique), or the first to
-// pass it (--select first). The consensus is the nearest of a few anchors, unstyled replies at a
-// stock miner's settings generated alongside, or else the candidates' centroid. The chosen text
-// is streamed once chosen.
+// nears, and one is returned: the candidate farthest from the consensus in sentence embedding
+// space among those that pass the quality floor (--select unique), or the first to pass it
+// (--select first). The consensus is the nearest of a few anchors (unstyled replies at a stock
+// miner's settings, generated alongside), or else the candidates' centroid. The chosen text is
+// streamed once chosen.
 //
 // Only for the 2023-24 synapse validators that reward distance from other miners' replies.
 // Today's validators re-run the model and compare exact logprobs: never put this in front of

@@ -160,6 +160,27 @@ TEST(SelectUnique, AnAnchorIsReturnedOnlyWhenNothingElseIsUsable) {
   EXPECT_EQ(s.why, "fallback: no candidate passed the quality floor");
 }
 
+TEST(SelectUnique, AtMaxTokensLikeTheStockReplyIsNotCutShort) {
+  // b is far from the anchor but reached max_tokens; a finished near it.
+  std::vector<Candidate> cs = {good("a"), good("b"), anchor("greedy")};
+  cs[1].finish = FinishReason::kLength;
+  const std::vector<std::vector<float>> e = {{0.99f, 0.14f}, {0.6f, 0.8f}, {1, 0}};
+  // The stock reply finished: a reply cut at max_tokens is incomplete beside it.
+  Selection s = select_unique(cs, e, {});
+  EXPECT_EQ(s.failures[1], "cut short");
+  EXPECT_EQ(s.chosen, 0);
+  // The stock reply reached max_tokens too: so does every miner's, and b wins on distance.
+  cs[2].finish = FinishReason::kLength;
+  s = select_unique(cs, e, {});
+  EXPECT_EQ(s.failures[1], "");
+  EXPECT_EQ(s.chosen, 1);
+  // A deadline cut is still cut short.
+  cs[1].finish = FinishReason::kDeadline;
+  s = select_unique(cs, e, {});
+  EXPECT_EQ(s.failures[1], "cut short");
+  EXPECT_EQ(s.chosen, 0);
+}
+
 TEST(SelectUnique, AnAnchorsRelevanceDoesNotRaiseTheBar) {
   // The greedy anchor restates the prompt (relevance 1); the candidates, less literal, are still
   // within the ratio of the best candidate and stay eligible.

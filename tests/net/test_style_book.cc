@@ -23,7 +23,7 @@ std::string error_of(const std::function<void()>& f) {
 TEST(StyleBook, BuiltinSetIsVariedAndValid) {
   const StyleBook b = StyleBook::builtin();
   EXPECT_GE(b.styles().size(), 18u);
-  EXPECT_LE(b.styles().size(), 24u);
+  EXPECT_LE(b.styles().size(), 30u);
   std::set<std::string> texts;
   for (const auto& s : b.styles()) {
     EXPECT_GT(s.weight, 0) << s.name;

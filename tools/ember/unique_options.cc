@@ -12,15 +12,16 @@ namespace ember::cli {
 void add_unique_options(CLI::App* cmd, UniqueArgs& a) {
   cmd->add_option("--styles", a.styles,
                   "Unique replies (axon only): a style (system-prompt snippet) drawn per reply from FILE.toml / "
-                  "FILE.json ([[styles]] name, text, weight), or `builtin` for the built-in twenty. Off by default: "
+                  "FILE.json ([[styles]] name, text, weight), or `builtin` for the built-in twenty-six. Off by default: "
                   "never for validators that compare exact logprobs");
   cmd->add_option("--best-of", a.best_of,
                   "Unique replies (axon only): local candidates per axon request, each with its own style and seed")
       ->capture_default_str()
       ->check(CLI::Range(1, 16));
   cmd->add_option("--select", a.select,
-                  "Which candidate an axon request returns: unique (farthest from the candidates' centroid in "
-                  "embedding space, among those that pass the quality floor) or first (the first to pass it)")
+                  "Which candidate an axon request returns: unique (farthest from the consensus in embedding space: "
+                  "the --select-anchors, or the candidates' centroid; among those that pass the quality floor) or "
+                  "first (the first to pass it)")
       ->capture_default_str()
       ->check(CLI::IsMember({"unique", "first"}));
   cmd->add_option("--style-placement", a.style_placement,
