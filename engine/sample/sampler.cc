@@ -74,23 +74,30 @@ void apply_penalties(std::span<float> logits, const SamplingParams& p,
       if (in_range(id)) logits[size_t(id)] -= p.presence_penalty + p.frequency_penalty * float(n);
 }
 
-void apply_penalties(std::span<float> logits, const SamplingParams& p,
-                     std::span<const int32_t> prompt, std::span<const int32_t> output) {
-  if (p.repetition_penalty == 1.f && p.presence_penalty == 0.f && p.frequency_penalty == 0.f)
-    return;
-  std::vector<int32_t> seen(prompt.begin(), prompt.end());
+void penalty_counts(std::span<const int32_t> prompt, std::span<const int32_t> output,
+                    std::vector<int32_t>& seen, std::vector<std::pair<int32_t, int32_t>>& output_counts) {
+  seen.assign(prompt.begin(), prompt.end());
   seen.insert(seen.end(), output.begin(), output.end());
   std::sort(seen.begin(), seen.end());
   seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
   std::vector<int32_t> out(output.begin(), output.end());
   std::sort(out.begin(), out.end());
-  std::vector<std::pair<int32_t, int32_t>> counts;
+  output_counts.clear();
   for (int32_t id : out) {
-    if (!counts.empty() && counts.back().first == id)
-      ++counts.back().second;
+    if (!output_counts.empty() && output_counts.back().first == id)
+      ++output_counts.back().second;
     else
-      counts.emplace_back(id, 1);
+      output_counts.emplace_back(id, 1);
   }
+}
+
+void apply_penalties(std::span<float> logits, const SamplingParams& p,
+                     std::span<const int32_t> prompt, std::span<const int32_t> output) {
+  if (p.repetition_penalty == 1.f && p.presence_penalty == 0.f && p.frequency_penalty == 0.f)
+    return;
+  std::vector<int32_t> seen;
+  std::vector<std::pair<int32_t, int32_t>> counts;
+  penalty_counts(prompt, output, seen, counts);
   apply_penalties(logits, p, seen, counts);
 }
 

@@ -43,6 +43,10 @@ void apply_penalties(std::span<float> logits, const SamplingParams& p,
 void apply_penalties(std::span<float> logits, const SamplingParams& p,
                      std::span<const int32_t> seen,
                      std::span<const std::pair<int32_t, int32_t>> output_counts);
+// Those counts from a whole sequence: `seen` ascending and distinct, `output_counts` by id
+// ascending. Both vectors are overwritten (their storage is reused).
+void penalty_counts(std::span<const int32_t> prompt, std::span<const int32_t> output,
+                    std::vector<int32_t>& seen, std::vector<std::pair<int32_t, int32_t>>& output_counts);
 
 // Entropy (nats) of softmax(logits / temperature).
 double entropy_at_temperature(std::span<const float> logits, double temperature);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "engine/core/error.h"
+#include "engine/sample/sampler.h"
 
 namespace ember {
 
@@ -28,11 +29,8 @@ void SamplerSlots::init(const SlotInit& s) {
   d.tokens.assign(s.tokens.begin(), s.tokens.end());  // keeps the capacity of a reused slot
   d.prompt_len = s.prompt_len;
   d.live = true;
-  d.seen.assign(s.tokens.begin(), s.tokens.end());
-  std::sort(d.seen.begin(), d.seen.end());
-  d.seen.erase(std::unique(d.seen.begin(), d.seen.end()), d.seen.end());
-  d.counts.clear();
-  for (size_t i = size_t(s.prompt_len); i < s.tokens.size(); ++i) count_output(d, s.tokens[i]);
+  const std::span<const int32_t> all(d.tokens);
+  penalty_counts(all.first(size_t(d.prompt_len)), all.subspan(size_t(d.prompt_len)), d.seen, d.counts);
 }
 
 void SamplerSlots::count_output(Slot& s, int32_t id) {
