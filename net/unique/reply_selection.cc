@@ -110,8 +110,10 @@ std::vector<std::string> quality_failures(const std::vector<Candidate>& cs, cons
   return out;
 }
 
+double diversity_factor(double distance, double target) { return 1 / (1 + std::exp(-40 * (distance - target))); }
+
 Selection select_unique(const std::vector<Candidate>& cs, const std::vector<std::vector<float>>& emb,
-                        const QualityFloor& given_floor, const std::vector<float>* prompt) {
+                        const QualityFloor& given_floor, const std::vector<float>* prompt, double target_distance) {
   Selection s;
   QualityFloor floor = given_floor;
   for (const Candidate& c : cs)
@@ -119,7 +121,10 @@ Selection select_unique(const std::vector<Candidate>& cs, const std::vector<std:
   std::vector<int> passing;
   const bool embedded = emb.size() == cs.size();
   auto has_embedding = [&](size_t i) { return embedded && !cs[i].text.empty() && !emb[i].empty(); };
-  const bool relevance = prompt && !prompt->empty() && embedded && floor.min_relevance_ratio > 0;
+  // Measured whenever the prompt's embedding is there (a target distance weighs it); checked
+  // only with a ratio.
+  const bool relevance = prompt && !prompt->empty() && embedded;
+  const bool relevance_check = relevance && floor.min_relevance_ratio > 0;
   double best_relevance = -1;
   if (relevance) {
     s.relevance.assign(cs.size(), 0);
@@ -135,7 +140,7 @@ Selection select_unique(const std::vector<Candidate>& cs, const std::vector<std:
         if (f[i].empty()) f[i] = "anchor";
         continue;
       }
-      if (relevance && best_relevance > 0 && f[i].empty() && s.relevance[i] < floor.min_relevance_ratio * best_relevance)
+      if (relevance_check && best_relevance > 0 && f[i].empty() && s.relevance[i] < floor.min_relevance_ratio * best_relevance)
         f[i] = fmt::format("off topic (relevance {:.2f} < {:.2f} x {:.2f})", s.relevance[i], floor.min_relevance_ratio,
                            best_relevance);
     }
@@ -197,6 +202,16 @@ Selection select_unique(const std::vector<Candidate>& cs, const std::vector<std:
     s.why = "farthest from the candidates' centroid" + relaxed;
   }
   s.chosen = passing.front();
+  if (!anchors.empty() && relevance && target_distance > 0) {
+    s.expected_reward.assign(cs.size(), 0);
+    for (size_t i = 0; i < cs.size(); ++i)
+      if (has_embedding(i))
+        s.expected_reward[i] = std::max(s.relevance[i], 0.0) * diversity_factor(s.consensus_distance[i], target_distance);
+    for (int i : passing)
+      if (s.expected_reward[size_t(i)] > s.expected_reward[size_t(s.chosen)]) s.chosen = i;
+    s.why = fmt::format("best relevance x diversity past {:.2f} from the nearest anchor{}", target_distance, relaxed);
+    return s;
+  }
   for (int i : passing)
     if (s.consensus_distance[size_t(i)] > s.consensus_distance[size_t(s.chosen)]) s.chosen = i;
   return s;

@@ -74,6 +74,8 @@ struct Selection {
   // empty without embeddings.
   std::vector<double> consensus_distance;
   std::vector<double> relevance;          // cos(candidate, prompt); empty without the prompt's
+  // relevance x diversity_factor(consensus_distance, target) when a target distance chose; else empty.
+  std::vector<double> expected_reward;
   std::string why;                        // "farthest from the anchors", "only passing", "fallback: ..."
 };
 
@@ -85,9 +87,20 @@ struct Selection {
 // ended at max_tokens, candidates that did are not cut short (QualityFloor::length_is_complete).
 // `prompt_embedding` (optional, the same space) adds the relevance check of the floor, relative
 // to the best non-anchor candidate's relevance.
+//
+// `target_distance` > 0, with anchors and the prompt's embedding: the choice is not the farthest
+// but the one with the best relevance x diversity_factor(d, target_distance), d its distance to
+// the nearest anchor. That is the validators' own reward, quality times a diversity factor that
+// is 0.5 at 0.1 and 0.98 at 0.2 and gains nothing past it, with relevance for quality. The
+// target sits past their midpoint because the anchors are a few of the many replies a validator
+// compares against. Maximising distance instead walks to the relevance floor's edge for a
+// distance the validator no longer pays for.
 Selection select_unique(const std::vector<Candidate>& candidates,
                         const std::vector<std::vector<float>>& embeddings, const QualityFloor& floor,
-                        const std::vector<float>* prompt_embedding = nullptr);
+                        const std::vector<float>* prompt_embedding = nullptr, double target_distance = 0);
+
+// The validators' diversity factor moved to `target`: 1 / (1 + exp(-40 (distance - target))).
+double diversity_factor(double distance, double target);
 
 // When no candidate passes the floor: a finished one (stop) with the highest mean logprob; else
 // the one with the most tokens (a cut-short answer still scores, an empty one does not); -1 when

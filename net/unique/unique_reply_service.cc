@@ -275,7 +275,8 @@ class UniqueStream : public CompletionStream {
         const int64_t old_ns = embed_ns_.load();
         embed_ns_.store(old_ns == 0 ? took : (3 * old_ns + took) / 4);
       }
-      sel = select_unique(cands_, emb, opts_.floor, prompt_emb.empty() ? nullptr : &prompt_emb);
+      sel = select_unique(cands_, emb, opts_.floor, prompt_emb.empty() ? nullptr : &prompt_emb,
+                          opts_.target_distance);
     }
 
     result_ = CompletionPiece{};
@@ -312,6 +313,7 @@ class UniqueStream : public CompletionStream {
       if (c.has_logprobs()) s += fmt::format(" lp={:.2f}", c.mean_logprob());
       if (i < sel.consensus_distance.size()) s += fmt::format(" d={:.3f}", sel.consensus_distance[i]);
       if (i < sel.relevance.size()) s += fmt::format(" rel={:.2f}", sel.relevance[i]);
+      if (i < sel.expected_reward.size()) s += fmt::format(" reward={:.3f}", sel.expected_reward[i]);
       if (i < sel.failures.size() && !sel.failures[i].empty()) s += " [" + sel.failures[i] + "]";
     }
     if (sel.chosen >= 0)

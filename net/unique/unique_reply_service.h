@@ -40,6 +40,9 @@ struct UniqueOptions {
   // others temperature 0.7, top_p 0.95), run with the candidates and measured against, never
   // returned unless nothing else is usable. 0: the candidates' centroid is the consensus.
   int anchors = 0;
+  // With anchors: choose by relevance x the validators' diversity factor moved to this distance
+  // from the nearest anchor (select_unique); 0: the farthest candidate.
+  double target_distance = 0;
   QualityFloor floor;
   Embedder embed;                       // --select unique with 2+ candidates; empty: first passing
   std::shared_ptr<const UpstreamClient> upstream;  // none: local candidates only

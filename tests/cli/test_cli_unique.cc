@@ -55,6 +55,9 @@ TEST(UniqueCli, BadUpstreamAndRangesAreRefused) {
   r = ember::test::run_ember(kServe + "--best-of 4 --select-anchors 9");
   EXPECT_EQ(r.code, 2) << r.out;
   EXPECT_THAT(r.out, HasSubstr("--select-anchors"));
+  r = ember::test::run_ember(kServe + "--best-of 4 --select-anchors 1 --select-target-distance -0.1");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("--select-target-distance"));
 }
 
 TEST(UniqueCli, AnchorsWithoutAChoiceToMakeAreRefused) {

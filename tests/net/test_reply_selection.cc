@@ -193,6 +193,39 @@ TEST(SelectUnique, AnAnchorsRelevanceDoesNotRaiseTheBar) {
   EXPECT_EQ(s.chosen, 1);  // farther from the anchor
 }
 
+TEST(SelectUnique, ATargetDistanceTakesTheMostRelevantThatIsFarEnough) {
+  // Prompt along x; the anchor (a stock reply) leans to it. "far" lies 0.77 from the anchor at
+  // relevance 0.5, "enough" 0.37 at 0.8, "near" 0.01 at 0.92. A ratio of 0.5 keeps all three.
+  std::vector<Candidate> cs = {good("far"), good("enough"), good("near"), anchor("greedy")};
+  const std::vector<std::vector<float>> e = {
+      {0.5f, -0.5f, -0.7071f}, {0.8f, -0.2f, 0.5657f}, {0.92f, 0.3919f, 0}, {0.9f, 0.4359f, 0}};
+  const std::vector<float> prompt = {1, 0, 0};
+  QualityFloor f;
+  f.min_relevance_ratio = 0.5;
+  // Without a target the farthest wins, at the floor's edge.
+  Selection s = select_unique(cs, e, f, &prompt);
+  EXPECT_EQ(s.chosen, 0);
+  EXPECT_TRUE(s.expected_reward.empty());
+  // With one, distance past ~0.2 earns nothing more (the validators' factor is 0.98 at 0.2 and
+  // 1 beyond) and relevance decides; "near" is worth nothing however relevant.
+  s = select_unique(cs, e, f, &prompt, 0.2);
+  EXPECT_EQ(s.chosen, 1);
+  EXPECT_EQ(s.why, "best relevance x diversity past 0.20 from the nearest anchor");
+  ASSERT_EQ(s.expected_reward.size(), 4u);
+  EXPECT_NEAR(s.expected_reward[0], 0.5, 1e-3);
+  EXPECT_NEAR(s.expected_reward[1], s.relevance[1] * diversity_factor(s.consensus_distance[1], 0.2), 1e-6);
+  EXPECT_LT(s.expected_reward[2], 0.01);
+  // The validators' own factor: 0.5 at 0.1, 0.98 at 0.2.
+  EXPECT_NEAR(diversity_factor(0.1, 0.1), 0.5, 1e-12);
+  EXPECT_NEAR(diversity_factor(0.2, 0.1), 0.982, 1e-3);
+  // A target so far that no candidate reaches it: the farthest is still the best bet.
+  EXPECT_EQ(select_unique(cs, e, f, &prompt, 1.5).chosen, 0);
+  // Without anchors the centroid stands for the consensus and the farthest wins as before.
+  std::vector<Candidate> plain(cs.begin(), cs.begin() + 3);
+  EXPECT_EQ(select_unique(plain, {e.begin(), e.begin() + 3}, f, &prompt, 0.2).chosen,
+            select_unique(plain, {e.begin(), e.begin() + 3}, f, &prompt).chosen);
+}
+
 TEST(SelectUnique, WithoutEmbeddingsTakesTheFirstPassing) {
   std::vector<Candidate> cs = {good("x", -4), good("y"), good("z")};
   Selection s = select_unique(cs, {}, {});

@@ -35,6 +35,12 @@ void add_unique_options(CLI::App* cmd, UniqueArgs& a) {
                   "unless nothing else is usable (0: the candidates' centroid)")
       ->capture_default_str()
       ->check(CLI::Range(0, 8));
+  cmd->add_option("--select-target-distance", a.target_distance,
+                  "With --select-anchors: choose the candidate with the best relevance x the validators' "
+                  "diversity factor centred this far from the nearest anchor, instead of the farthest one "
+                  "(0: the farthest)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 2.0));
   cmd->add_option("--select-encoder", a.select_encoder,
                   "Sentence encoder for --select unique: a sentence-transformers folder or a fetched name")
       ->capture_default_str();
@@ -97,6 +103,7 @@ UniqueSetup make_unique_setup(const UniqueArgs& a, net::CompletionService& inner
                 : a.style_placement == "after" ? net::unique::StylePlacement::kAfterPrompt
                                                : net::unique::StylePlacement::kMixed;
   o.anchors = a.select_anchors;
+  o.target_distance = a.target_distance;
   o.floor.min_mean_logprob = a.min_logprob;
   o.floor.min_relevance_ratio = a.relevance_ratio;
   o.select_budget = std::chrono::milliseconds(a.select_budget_ms);
@@ -121,8 +128,11 @@ UniqueSetup make_unique_setup(const UniqueArgs& a, net::CompletionService& inner
     SentenceEncoder* enc = out.encoder.get();
     o.embed = [enc](const std::vector<std::string>& texts) { return enc->embed(texts); };
     encoder_note = fmt::format(", encoder {} ({} dims), {}", enc->name(), enc->dim(),
-                               a.select_anchors ? fmt::format("{} anchor{}", a.select_anchors,
-                                                              a.select_anchors == 1 ? "" : "s")
+                               a.select_anchors ? fmt::format("{} anchor{}{}", a.select_anchors,
+                                                              a.select_anchors == 1 ? "" : "s",
+                                                              a.target_distance > 0
+                                                                  ? fmt::format(", target distance {}", a.target_distance)
+                                                                  : "")
                                                 : "centroid");
   }
   out.banner = fmt::format("axon only: {} local candidate{}{}, select {}{}, styles {}{}", a.best_of,

@@ -21,6 +21,7 @@ struct UniqueArgs {
   std::string select = "unique";       // unique | first
   std::string select_encoder = "all-mpnet-base-v2";
   int select_anchors = 0;
+  double target_distance = 0.2;
   std::string style_placement = "mixed";  // system | after | mixed
   double min_logprob = -2.0;
   double relevance_ratio = 0.9;
