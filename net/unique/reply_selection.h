@@ -1,9 +1,10 @@
 #pragma once
 // Choosing one reply among best-of-n candidates for the 2023-24 synapse validators, which scale
 // a reply's reward by its embedding distance to the nearest other miner's reply. Other miners'
-// replies to a prompt cluster around a consensus; the candidates' centroid estimates it, so the
-// candidate farthest from that centroid is the one least likely to collide, provided it is still
-// a good answer (the quality floor).
+// replies to a prompt cluster around a consensus: anchors (stock replies generated alongside)
+// sample it, or the candidates' centroid estimates it. Among candidates that are still good
+// answers (the quality floor), the one far enough from it with the best relevance (a target
+// distance), or the farthest, is the one least likely to collide.
 #include <cstdint>
 #include <functional>
 #include <string>

@@ -19,9 +19,9 @@ void add_unique_options(CLI::App* cmd, UniqueArgs& a) {
       ->capture_default_str()
       ->check(CLI::Range(1, 16));
   cmd->add_option("--select", a.select,
-                  "Which candidate an axon request returns: unique (farthest from the consensus in embedding space: "
-                  "the --select-anchors, or the candidates' centroid; among those that pass the quality floor) or "
-                  "first (the first to pass it)")
+                  "Which candidate an axon request returns: unique (among those that pass the quality floor, the one "
+                  "far enough from the consensus in embedding space with the best relevance, or the farthest: see "
+                  "--select-anchors and --select-target-distance) or first (the first to pass it)")
       ->capture_default_str()
       ->check(CLI::IsMember({"unique", "first"}));
   cmd->add_option("--style-placement", a.style_placement,
