@@ -11,34 +11,13 @@ The adaptive finish rule and the loop-free pool are as in sweep.py.
   .venv-golden/bin/python bench/results/uniqueness-2026-12-06/sweep/choice_sweep.py POOL.jsonl [EMBEDDINGS.npz]
 The second argument caches the embeddings (about 10 minutes of encoding on 2 cores).
 """
-import collections, importlib.machinery, importlib.util, itertools, json, math, os, sys
+import itertools, math, os, sys
 import numpy as np
 
-spec = importlib.util.spec_from_loader("ue", importlib.machinery.SourceFileLoader("ue", "tools/uniqueness-eval"))
-ue = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(ue)
-base, base_finish = {}, {}
-for l in open("bench/results/uniqueness-2026-12-05/replies.jsonl"):
-    x = json.loads(l)
-    base[(x["uid"], x["config"])] = x["text"]
-    base_finish[(x["uid"], x["config"])] = x.get("finish")
-prompts = {p["uid"]: p["prompt"] for p in
-           ue.load_prompts("../shared/assets/prompts/arena-hard-v2.0.question.jsonl", 50, 1500, 20261205)}
-pool = collections.defaultdict(list)
-for l in open(sys.argv[1]):
-    x = json.loads(l)
-    pool[x["uid"]].append(x)
-cache = sys.argv[2] if len(sys.argv) > 2 else None
-if cache and os.path.exists(cache):
-    E = dict(np.load(cache))
-else:
-    from sentence_transformers import SentenceTransformer
-    enc = SentenceTransformer(ue.model_dir("all-mpnet-base-v2"), device="cpu")
-    E = {uid: enc.encode([prompts[uid], base[(uid, "greedy")]] + [base[(uid, f"typical-{k}")] for k in range(8)] +
-                         [c["text"] for c in cs], normalize_embeddings=True) for uid, cs in pool.items()}
-    if cache:
-        np.savez(cache, **E)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tuning_pool import load
 
+base, base_finish, pool, E = load(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None)
 
 def simulate(pick, n_anchor, bar, ratio, target, min_lp=-2.5):
     res = []

@@ -5,32 +5,15 @@ placement; N = the format styles), how many anchors (the greedy reply, then the 
 temperature 0.7; 0 = the candidates' centroid), the finish rule (strict: a finished candidate
 beats any cut at max_tokens; adaptive: not when the stock reply reached max_tokens itself), and
 the relevance ratio. The loop check of the floor is left out (no candidate here loops).
-  .venv-golden/bin/python bench/results/uniqueness-2026-12-06/sweep/sweep.py POOL.jsonl
+  .venv-golden/bin/python bench/results/uniqueness-2026-12-06/sweep/sweep.py POOL.jsonl [EMBEDDINGS.npz]
 """
-import collections, importlib.machinery, importlib.util, itertools, json, os, sys
+import itertools, os, sys
 import numpy as np
-from sentence_transformers import SentenceTransformer
 
-spec = importlib.util.spec_from_loader("ue", importlib.machinery.SourceFileLoader("ue", "tools/uniqueness-eval"))
-ue = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(ue)
-enc = SentenceTransformer(ue.model_dir("all-mpnet-base-v2"), device="cpu")
-base, base_finish = {}, {}
-for l in open("bench/results/uniqueness-2026-12-05/replies.jsonl"):
-    x = json.loads(l)
-    base[(x["uid"], x["config"])] = x["text"]
-    base_finish[(x["uid"], x["config"])] = x.get("finish")
-prompts = {p["uid"]: p["prompt"] for p in
-           ue.load_prompts("../shared/assets/prompts/arena-hard-v2.0.question.jsonl", 50, 1500, 20261205)}
-pool = collections.defaultdict(list)
-for l in open(sys.argv[1]):
-    x = json.loads(l)
-    pool[x["uid"]].append(x)
-E = {}
-for uid, cs in pool.items():
-    texts = [prompts[uid], base[(uid, "greedy")]] + [base[(uid, f"typical-{k}")] for k in range(8)] + [c["text"] for c in cs]
-    E[uid] = enc.encode(texts, normalize_embeddings=True)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tuning_pool import load
 
+base, base_finish, pool, E = load(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None)
 
 def simulate(pick, n_anchor, rule, ratio, min_lp=-2.5):
     res = []
