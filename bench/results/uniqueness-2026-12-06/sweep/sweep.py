@@ -15,6 +15,7 @@ from tuning_pool import load
 
 base, base_finish, pool, E = load(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None)
 
+
 def simulate(pick, n_anchor, rule, ratio, min_lp=-2.5):
     res = []
     for uid, e in E.items():
